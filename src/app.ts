@@ -1,0 +1,59 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import type { AppEnv } from './env.ts';
+import { findDependencyError } from './platform/dependency-error.ts';
+import { requestContext } from './platform/middleware.ts';
+import { Problem, problemResponse } from './platform/problem.ts';
+import { healthRoutes } from './routes/health/health.index.ts';
+
+/** Methods that answer on `path`, from the registered routes (for 405 and `Allow`). */
+function allowedMethods(app: OpenAPIHono<AppEnv>, path: string): string[] {
+  const methods = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method === 'ALL') continue;
+    const pattern = new RegExp(`^${route.path.replace(/:[^/]+/g, '[^/]+')}/?$`);
+    if (pattern.test(path)) methods.add(route.method);
+  }
+  if (methods.has('GET')) methods.add('HEAD');
+  return [...methods].sort();
+}
+
+/** Builds the API: middleware, routes, and RFC 9457 answers for every error. */
+export function createApp() {
+  const app = new OpenAPIHono<AppEnv>({ strict: false });
+
+  app.use('*', requestContext);
+
+  const routes = app.route('/', healthRoutes);
+
+  app.notFound((c) => {
+    const path = new URL(c.req.url).pathname;
+    const allowed = allowedMethods(app, path);
+    if (allowed.length > 0) {
+      const detail = `${c.req.method} is not supported on ${path}; use ${allowed.join(', ')}.`;
+      return problemResponse(c, new Problem('method-not-allowed', detail, { allowed }, { Allow: allowed.join(', ') }));
+    }
+    return problemResponse(c, new Problem('not-found', `No route matches ${c.req.method} ${path}.`));
+  });
+
+  app.onError((error, c) => {
+    if (error instanceof Problem) return problemResponse(c, error);
+    const unavailable = findDependencyError(error);
+    if (unavailable) {
+      const name = unavailable.dependency === 'db' ? 'database' : 'cache';
+      console.error(`[${c.get('requestId')}]`, unavailable.message);
+      return problemResponse(
+        c,
+        new Problem('dependency-unavailable', `The ${name} did not answer; try again shortly.`, { dependency: name }, { 'Retry-After': '1' }),
+      );
+    }
+    if (error instanceof HTTPException && error.status < 500) {
+      const code = error.status === 413 ? 'payload-too-large' : error.status === 415 ? 'unsupported-media-type' : 'malformed-request';
+      return problemResponse(c, new Problem(code, error.message));
+    }
+    console.error(`[${c.get('requestId')}] unhandled error`, error);
+    return problemResponse(c, new Problem('internal-error', `Something went wrong on our side; quote request id ${c.get('requestId')} when reporting it.`));
+  });
+
+  return routes;
+}

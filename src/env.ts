@@ -1,0 +1,28 @@
+import type { Database } from './platform/database.ts';
+import type { Cache } from './platform/cache.ts';
+import type { RoundTrips } from './platform/round-trips.ts';
+
+/** Worker bindings: secrets and vars from `wrangler.toml` / `wrangler secret put` / `.dev.vars`. */
+export interface Bindings {
+  /** Postgres connection string (Neon's, in production). */
+  DATABASE_URL: string;
+  /** Set only for local stand-ins: the full URL of the SQL-over-HTTP endpoint, e.g. `http://127.0.0.1:4444/sql`. */
+  NEON_FETCH_ENDPOINT?: string;
+  UPSTASH_REDIS_REST_URL: string;
+  UPSTASH_REDIS_REST_TOKEN: string;
+  /** Per-round-trip timeout for database and cache calls, in milliseconds (default 5000). */
+  DEPENDENCY_TIMEOUT_MS?: string;
+}
+
+/** Per-request values set by middleware. */
+export interface Variables {
+  requestId: string;
+  roundTrips: RoundTrips;
+  db: Database;
+  cache: Cache;
+}
+
+export interface AppEnv {
+  Bindings: Bindings;
+  Variables: Variables;
+}

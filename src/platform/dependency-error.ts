@@ -1,0 +1,30 @@
+import type { Dependency } from './round-trips.ts';
+
+/**
+ * A dependency could not be reached in time (network error, timeout, 5xx from its HTTP
+ * front). Routes let it propagate; the error handler turns it into a 503 that names it.
+ */
+export class DependencyUnavailableError extends Error {
+  readonly dependency: Dependency;
+  constructor(dependency: Dependency, cause: unknown) {
+    super(`${dependency === 'db' ? 'database' : 'cache'} unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
+    this.dependency = dependency;
+  }
+}
+
+/** Finds a {@link DependencyUnavailableError} anywhere in a chain of wrapped errors (drizzle and neon wrap them). */
+export function findDependencyError(error: unknown): DependencyUnavailableError | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 8; depth++) {
+    if (current instanceof DependencyUnavailableError) return current;
+    current = current.cause ?? (current as { sourceError?: unknown }).sourceError;
+  }
+  return undefined;
+}
+
+/** Milliseconds before an outbound round trip is abandoned. */
+export function dependencyTimeout(value: string | undefined): number {
+  const ms = Number(value);
+  return Number.isFinite(ms) && ms > 0 ? ms : 5_000;
+}

@@ -1,0 +1,69 @@
+/**
+ * RFC 9457 problem details: the one place that maps error codes to statuses and titles.
+ * Every error response of the API is built here.
+ */
+import type { Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+
+export const PROBLEMS = {
+  'malformed-request': { status: 400, title: 'Malformed request' },
+  'not-found': { status: 404, title: 'Not found' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  conflict: { status: 409, title: 'Conflict' },
+  'payload-too-large': { status: 413, title: 'Payload too large' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'validation-failed': { status: 422, title: 'Validation failed' },
+  'internal-error': { status: 500, title: 'Internal server error' },
+  'dependency-unavailable': { status: 503, title: 'Dependency unavailable' },
+} as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+/** One field-level error: a JSON Pointer (RFC 6901) into the request, and what is wrong there. */
+export interface FieldError {
+  pointer: string;
+  detail: string;
+}
+
+/** Throw from anywhere in a request to answer with this problem. */
+export class Problem extends Error {
+  readonly code: ProblemCode;
+  readonly detail: string;
+  readonly extensions: Record<string, unknown>;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ProblemCode, detail: string, extensions: Record<string, unknown> = {}, headers: Record<string, string> = {}) {
+    super(detail);
+    this.code = code;
+    this.detail = detail;
+    this.extensions = extensions;
+    this.headers = headers;
+  }
+
+  get status(): ContentfulStatusCode {
+    return PROBLEMS[this.code].status;
+  }
+}
+
+/** The problem-type URI for `code`; `GET` on it describes the problem. */
+export function problemType(code: ProblemCode): string {
+  return `/problems/${code}`;
+}
+
+/** Renders `problem` as an `application/problem+json` response for the current request. */
+export function problemResponse(c: Context, problem: Problem): Response {
+  const { status, title } = PROBLEMS[problem.code];
+  const body = {
+    type: problemType(problem.code),
+    title,
+    status,
+    detail: problem.detail,
+    instance: new URL(c.req.url).pathname,
+    requestId: c.get('requestId'),
+    ...problem.extensions,
+  };
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/problem+json', ...problem.headers },
+  });
+}

@@ -1,0 +1,89 @@
+/**
+ * Conformance of the Upstash REST stand-in, driven by the real @upstash/redis client
+ * inside workerd with its defaults (base64 responses, auto-pipelining).
+ */
+import { Redis } from '@upstash/redis/cloudflare';
+import { describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+
+const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token } = inject('bindings');
+const redis = new Redis({ url, token, enableTelemetry: false });
+const key = (name: string) => `conformance:${crypto.randomUUID()}:${name}`;
+
+describe('Upstash stand-in: values', () => {
+  it('round-trips JSON with emoji, "OK", "abcd" and numeric strings exactly', async () => {
+    const cases: [string, unknown][] = [
+      [key('json'), { name: 'Pikachu ⚡', nested: [1, 'two', null] }],
+      [key('ok'), 'OK'],
+      [key('abcd'), 'abcd'],
+      [key('emoji'), '🐉🔥'],
+      [key('number'), 12345],
+    ];
+    for (const [k, value] of cases) await redis.set(k, value);
+    for (const [k, value] of cases) expect(await redis.get(k)).toEqual(value);
+  });
+
+  it('returns RESP2 shapes: hgetall, integers, nil', async () => {
+    const h = key('hash');
+    expect(await redis.hset(h, { a: '1', b: 'x' })).toBe(2);
+    expect(await redis.hgetall(h)).toEqual({ a: 1, b: 'x' });
+    expect(await redis.incr(key('counter'))).toBe(1);
+    expect(await redis.get(key('missing'))).toBeNull();
+    expect(await redis.ping()).toBe('PONG');
+  });
+
+  it('expires a key after its TTL', async () => {
+    const k = key('ttl');
+    await redis.set(k, 'soon gone', { px: 300 });
+    expect(await redis.pttl(k)).toBeGreaterThan(0);
+    expect(await redis.get(k)).toBe('soon gone');
+    await new Promise((resolve) => setTimeout(resolve, 450));
+    expect(await redis.get(k)).toBeNull();
+    expect(await redis.ttl(k)).toBe(-2);
+  });
+});
+
+describe('Upstash stand-in: pipelines and transactions', () => {
+  it('reports a failing pipeline item in place and runs the rest', async () => {
+    const s = key('string');
+    const results = await redis.pipeline().set(s, 'text').incr(s).get(s).exec({ keepErrors: true });
+    expect(results[0]).toEqual({ result: 'OK', error: undefined });
+    expect(results[1]!.error).toMatch(/not an integer/);
+    expect(results[2]).toEqual({ result: 'text', error: undefined });
+  });
+
+  it('runs multi-exec atomically and in order', async () => {
+    const k = key('multi');
+    expect(await redis.multi().set(k, 1).incrby(k, 41).get(k).exec()).toEqual(['OK', 42, 42]);
+  });
+
+  it('batches same-tick commands through auto-pipelining', async () => {
+    const keys = Array.from({ length: 20 }, (_, i) => key(`auto${i}`));
+    await Promise.all(keys.map((k, i) => redis.set(k, i)));
+    expect(await Promise.all(keys.map((k) => redis.get(k)))).toEqual(keys.map((_, i) => i));
+  });
+});
+
+describe('Upstash stand-in: errors', () => {
+  it('rejects a wrong token with 401 and a JSON body', async () => {
+    const response = await fetch(url, { method: 'POST', body: '["PING"]', headers: { Authorization: 'Bearer wrong' } });
+    expect(response.status).toBe(401);
+    expect(await response.json()).toEqual({ error: 'Unauthorized' });
+    await expect(new Redis({ url, token: 'wrong', enableTelemetry: false }).get('x')).rejects.toThrow(/Unauthorized/);
+  });
+
+  it('answers a Redis error on / with 400 and the error text', async () => {
+    const response = await fetch(url, { method: 'POST', body: '["GET"]', headers: { Authorization: `Bearer ${token}` } });
+    expect(response.status).toBe(400);
+    expect(await response.json()).toEqual({ error: "ERR wrong number of arguments for 'get' command" });
+  });
+
+  it('answers malformed bodies with 400, never a crash', async () => {
+    for (const body of ['{nope', '{}', '[]', '[{"a":1}]']) {
+      const response = await fetch(url, { method: 'POST', body, headers: { Authorization: `Bearer ${token}` } });
+      expect(response.status, body).toBe(400);
+      expect(await response.json()).toHaveProperty('error');
+    }
+    expect(await redis.ping()).toBe('PONG');
+  });
+});

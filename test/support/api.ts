@@ -1,0 +1,43 @@
+/**
+ * Test helpers that call the Worker inside workerd, exactly as a client would over HTTP.
+ */
+import { env, exports } from 'cloudflare:workers';
+import { expect } from 'vitest';
+import app from '../../src/index.ts';
+import type { Bindings } from '../../src/env.ts';
+
+const BASE = 'http://api.test';
+
+/** Sends a request to the Worker's `fetch` handler. JSON bodies get a JSON content type. */
+export function call(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
+  const { json, ...rest } = init;
+  const headers = new Headers(rest.headers);
+  if (json !== undefined) headers.set('Content-Type', 'application/json');
+  return exports.default.fetch(
+    new Request(`${BASE}${path}`, { ...rest, headers, body: json === undefined ? rest.body : JSON.stringify(json) }),
+  );
+}
+
+/** Calls the app with some bindings replaced, e.g. to point a dependency at a dead port. */
+export function callWithBindings(overrides: Partial<Bindings>, path: string, init: RequestInit = {}): Promise<Response> {
+  return Promise.resolve(app.request(`${BASE}${path}`, init, { ...env, ...overrides }));
+}
+
+/** Round trips a response reports in `Server-Timing`, per dependency. */
+export function roundTrips(response: Response): { db: number; cache: number } {
+  const header = response.headers.get('Server-Timing') ?? '';
+  const count = (name: string) => Number(new RegExp(`(?:^|,\\s*)${name};count=(\\d+)`).exec(header)?.[1] ?? NaN);
+  return { db: count('db'), cache: count('cache') };
+}
+
+/** Asserts an RFC 9457 problem response and returns its body. */
+export async function expectProblem(response: Response, status: number): Promise<Record<string, any>> {
+  expect(response.headers.get('Content-Type')).toMatch(/^application\/problem\+json/);
+  const body = (await response.json()) as Record<string, any>;
+  expect(body).toMatchObject({ status, type: expect.stringMatching(/^\/problems\//), title: expect.any(String), detail: expect.any(String) });
+  expect(response.status).toBe(status);
+  return body;
+}
+
+/** A port on 127.0.0.1 where nothing listens: a dead dependency. */
+export const DEAD_URL = 'http://127.0.0.1:9';
