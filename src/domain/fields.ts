@@ -1,0 +1,63 @@
+/**
+ * Field rules shared by the JSON API and CSV uploads: one source of truth for what a valid
+ * trainer or Pokémon is.
+ */
+import { z } from '@hono/zod-openapi';
+
+export const MIN_DATE = '1900-01-01';
+
+/** Today's date in UTC as `YYYY-MM-DD`. */
+export function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
+/** True when `value` is a real calendar date `YYYY-MM-DD` (no `2000-02-31` rolling over). */
+export function isCalendarDate(value: string): boolean {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value);
+  if (!match) return false;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+export const idSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1–64 characters of A–Z, a–z, 0–9, "_", "." or "-"');
+
+const nameSchema = (what: string) =>
+  z
+    .string()
+    .trim()
+    .min(1, `${what} must not be empty`)
+    .max(100, `${what} must be at most 100 characters`)
+    .refine((value) => !value.includes('\0'), `${what} must not contain NUL characters`);
+
+export const firstNameSchema = nameSchema('firstName');
+export const lastNameSchema = nameSchema('lastName');
+export const nicknameSchema = nameSchema('nickname');
+
+/** A past-or-present calendar date, not before 1900-01-01. */
+export const pastDateSchema = z
+  .string()
+  .refine(isCalendarDate, 'must be a real date written YYYY-MM-DD')
+  .refine((value) => !isCalendarDate(value) || value >= MIN_DATE, `must not be before ${MIN_DATE}`)
+  .refine((value) => !isCalendarDate(value) || value <= today(), 'must not be in the future')
+  .openapi({ format: 'date', example: '2010-05-17' });
+
+export const levelSchema = z
+  .number({ error: 'must be a whole number from 1 to 100' })
+  .int('must be a whole number from 1 to 100')
+  .min(1, 'must be a whole number from 1 to 100')
+  .max(100, 'must be a whole number from 1 to 100');
+
+/** A species name as typed by a user; matched against the Pokédex case- and punctuation-insensitively. */
+export const speciesNameSchema = z.string().trim().min(1, 'species must not be empty').max(100, 'species must be at most 100 characters');
+
+/** Lower-case letters and digits only (`Mr. Mime` → `mrmime`): the key species are matched on. */
+export function speciesSlug(name: string): string {
+  return name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '');
+}
