@@ -5,6 +5,9 @@ import { findDependencyError } from './platform/dependency-error.ts';
 import { requestContext } from './platform/middleware.ts';
 import { Problem, problemResponse } from './platform/problem.ts';
 import { healthRoutes } from './routes/health/health.index.ts';
+import { exchangeRoutes } from './routes/exchanges/exchanges.index.ts';
+import { trainerRoutes } from './routes/trainers/trainers.index.ts';
+import { uploadRoutes } from './routes/uploads/uploads.index.ts';
 
 /** Methods that answer on `path`, from the registered routes (for 405 and `Allow`). */
 function allowedMethods(app: OpenAPIHono<AppEnv>, path: string): string[] {
@@ -24,7 +27,11 @@ export function createApp() {
 
   app.use('*', requestContext);
 
-  const routes = app.route('/', healthRoutes);
+  const routes = app
+    .route('/', healthRoutes)
+    .route('/', trainerRoutes)
+    .route('/', exchangeRoutes)
+    .route('/', uploadRoutes);
 
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname;

@@ -1,4 +1,4 @@
-import { neon, neonConfig } from '@neondatabase/serverless';
+import { neon, neonConfig, NeonDbError } from '@neondatabase/serverless';
 import { drizzle } from 'drizzle-orm/neon-http';
 import type { Bindings } from '../env.ts';
 import * as schema from '../db/schema.ts';
@@ -52,3 +52,12 @@ export function createDatabase(env: Bindings, roundTrips: RoundTrips) {
 }
 
 export type Database = ReturnType<typeof createDatabase>;
+
+/** The SQLSTATE of a database error, looking through drizzle's wrapper (`23505`, `23503`, …). */
+export function sqlState(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+    if (current instanceof NeonDbError) return current.code;
+    current = current.cause;
+  }
+  return undefined;
+}

@@ -13,22 +13,31 @@ type Target = 'json' | 'query' | 'param' | 'header' | 'form' | 'cookie';
 
 /** One problem per zod issue: a JSON Pointer into the body, or the name of the parameter. */
 export function issuesToErrors(issues: readonly z.core.$ZodIssue[], target: Target) {
-  return issues.map((issue) => {
+  return issues.flatMap((issue) => {
     const path = issue.path.map(String);
-    const detail = issue.message;
-    if (target === 'json' || target === 'form') {
-      return { pointer: `/${path.map((p) => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`, detail };
+    // An unknown field is reported where it stands, one error per field.
+    if (issue.code === 'unrecognized_keys') {
+      return issue.keys.map((key) => locate([...path, key], 'is not a known field', target));
     }
-    return { parameter: path.join('.'), detail };
+    return [locate(path, issue.message, target)];
   });
 }
 
+function locate(path: string[], detail: string, target: Target) {
+  if (target === 'json' || target === 'form') {
+    return { pointer: `/${path.map((p) => p.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`, detail };
+  }
+  return { parameter: path.join('.'), detail };
+}
+
 /** The `defaultHook` of every router: any validation failure is a 422 problem. */
-export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) => {
+export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, c) => {
   if (result.success) return;
   const target = result.target as Target;
+  // An id that cannot exist names nothing: that is a 404, not a validation error.
+  if (target === 'param') throw new Problem('not-found', `Nothing exists at ${c.req.path}.`);
   const errors = issuesToErrors(result.error.issues, target);
-  const where = target === 'json' ? 'request body' : `${target === 'param' ? 'path' : target} parameters`;
+  const where = target === 'json' ? 'request body' : `${target} parameters`;
   throw new Problem('validation-failed', `The ${where} has ${errors.length} invalid field${errors.length === 1 ? '' : 's'}.`, { errors });
 };
 

@@ -1,6 +1,5 @@
-import { OpenAPIHono } from '@hono/zod-openapi';
-import type { AppEnv } from '../../env.ts';
+import { createRouter } from '../../platform/router.ts';
 import { healthHandler } from './health.handlers.ts';
 import { getHealth } from './health.routes.ts';
 
-export const healthRoutes = new OpenAPIHono<AppEnv>().openapi(getHealth, healthHandler);
+export const healthRoutes = createRouter().openapi(getHealth, healthHandler);

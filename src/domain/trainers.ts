@@ -1,0 +1,120 @@
+/**
+ * Trainers: the SQL behind the trainer routes. Each function is one database round trip.
+ */
+import { and, asc, eq, gt, ilike, or, sql } from 'drizzle-orm';
+import { sqlState, type Database } from '../platform/database.ts';
+import { pokemon, trainers } from '../db/schema.ts';
+
+export type TrainerRow = typeof trainers.$inferSelect;
+
+export interface Trainer {
+  id: string;
+  firstName: string;
+  lastName: string;
+  dateOfBirth: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NewTrainer {
+  id: string;
+  firstName: string;
+  lastName: string;
+  dateOfBirth: string;
+}
+
+export type TrainerChanges = Partial<Omit<NewTrainer, 'id'>>;
+
+/** The API shape of a trainer row. */
+export function toTrainer(row: TrainerRow): Trainer {
+  return {
+    id: row.id,
+    firstName: row.firstName,
+    lastName: row.lastName,
+    dateOfBirth: row.dateOfBirth,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+  };
+}
+
+/** Escapes LIKE wildcards so a search for `50%` finds the text `50%`. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/** Inserts a trainer; `undefined` when the id is taken (nothing is overwritten). */
+export async function createTrainer(db: Database, input: NewTrainer): Promise<Trainer | undefined> {
+  const [row] = await db.insert(trainers).values(input).onConflictDoNothing({ target: trainers.id }).returning();
+  return row && toTrainer(row);
+}
+
+/** A page of trainers ordered by id, optionally filtered by a case-insensitive name search. */
+export async function listTrainers(db: Database, options: { limit: number; after?: string | undefined; q?: string | undefined }) {
+  const rows = await db
+    .select()
+    .from(trainers)
+    .where(
+      and(
+        options.after === undefined ? undefined : gt(trainers.id, options.after),
+        options.q === undefined
+          ? undefined
+          : or(
+              ilike(sql`${trainers.firstName} || ' ' || ${trainers.lastName}`, likePattern(options.q)),
+              ilike(trainers.id, likePattern(options.q)),
+            ),
+      ),
+    )
+    .orderBy(asc(trainers.id))
+    .limit(options.limit + 1);
+  return rows.map(toTrainer);
+}
+
+/** One trainer with the number of Pokémon they own, or `undefined`. */
+export async function getTrainer(db: Database, id: string): Promise<(Trainer & { pokemonCount: number }) | undefined> {
+  const [row] = await db
+    .select({ trainer: trainers, pokemonCount: sql<number>`(SELECT count(*) FROM ${pokemon} WHERE ${pokemon.ownerId} = ${trainers.id})`.mapWith(Number) })
+    .from(trainers)
+    .where(eq(trainers.id, id));
+  return row && { ...toTrainer(row.trainer), pokemonCount: row.pokemonCount };
+}
+
+/** Applies `changes`; `undefined` when there is no such trainer. */
+export async function updateTrainer(db: Database, id: string, changes: TrainerChanges): Promise<Trainer | undefined> {
+  const [row] = await db
+    .update(trainers)
+    .set({ ...changes, updatedAt: sql`now()` })
+    .where(eq(trainers.id, id))
+    .returning();
+  return row && toTrainer(row);
+}
+
+export type DeleteTrainerResult = { status: 'deleted'; pokemonDeleted: number } | { status: 'not-found' } | { status: 'owns-pokemon'; pokemonCount: number | null };
+
+/**
+ * Deletes a trainer in one statement. Without `cascade` a trainer who owns Pokémon stays;
+ * with it, their Pokémon go in the same statement (all or nothing).
+ */
+export async function deleteTrainer(db: Database, id: string, cascade: boolean): Promise<DeleteTrainerResult> {
+  const result = await db
+    .execute<{ found: boolean; owned: number; deleted_pokemon: number; deleted: boolean }>(sql`
+    WITH target AS (SELECT id FROM ${trainers} WHERE id = ${id} FOR UPDATE),
+    owned AS (SELECT count(*)::int AS n FROM ${pokemon} WHERE owner_id IN (SELECT id FROM target)),
+    deleted_pokemon AS (
+      DELETE FROM ${pokemon} WHERE ${cascade} AND owner_id IN (SELECT id FROM target) RETURNING 1
+    ),
+    deleted AS (
+      DELETE FROM ${trainers} WHERE id IN (SELECT id FROM target) AND (${cascade} OR (SELECT n FROM owned) = 0) RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM target) AS found, (SELECT n FROM owned) AS owned,
+           (SELECT count(*)::int FROM deleted_pokemon) AS deleted_pokemon, EXISTS (SELECT 1 FROM deleted) AS deleted`)
+    .catch((error: unknown) => {
+      // A Pokémon given to this trainer while we deleted: the foreign key refuses, nothing changes.
+      if (sqlState(error) === '23503') return undefined;
+      throw error;
+    });
+  const row = result?.rows[0];
+  if (!row) return { status: 'owns-pokemon', pokemonCount: null };
+  if (!row.found) return { status: 'not-found' };
+  if (!row.deleted) return { status: 'owns-pokemon', pokemonCount: row.owned };
+  return { status: 'deleted', pokemonDeleted: row.deleted_pokemon };
+}

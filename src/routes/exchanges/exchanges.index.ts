@@ -1,0 +1,3 @@
+import { createRouter } from '../../platform/router.ts';
+
+export const exchangeRoutes = createRouter();

@@ -1,0 +1,52 @@
+import type { RouteHandler } from '@hono/zod-openapi';
+import * as trainers from '../../domain/trainers.ts';
+import type { AppEnv } from '../../env.ts';
+import { decodeCursor, toPage } from '../../platform/pagination.ts';
+import { Problem } from '../../platform/problem.ts';
+import type * as routes from './trainers.routes.ts';
+
+const notFound = (id: string) => new Problem('not-found', `There is no trainer "${id}".`);
+
+export const createTrainer: RouteHandler<typeof routes.createTrainer, AppEnv> = async (c) => {
+  const input = c.req.valid('json');
+  const trainer = await trainers.createTrainer(c.var.db, input);
+  if (!trainer) {
+    throw new Problem('conflict', `A trainer with id "${input.id}" already exists; it was not changed.`, { errors: [{ pointer: '/id', detail: 'is taken' }] });
+  }
+  return c.json(trainer, 201, { Location: `/trainers/${encodeURIComponent(trainer.id)}` });
+};
+
+export const listTrainers: RouteHandler<typeof routes.listTrainers, AppEnv> = async (c) => {
+  const { limit, cursor, q } = c.req.valid('query');
+  const rows = await trainers.listTrainers(c.var.db, { limit, q, after: decodeCursor<string>(cursor, 'string') });
+  return c.json(toPage(rows, limit, (trainer) => trainer.id), 200);
+};
+
+export const getTrainer: RouteHandler<typeof routes.getTrainer, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const trainer = await trainers.getTrainer(c.var.db, id);
+  if (!trainer) throw notFound(id);
+  return c.json(trainer, 200);
+};
+
+export const updateTrainer: RouteHandler<typeof routes.updateTrainer, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const { id: _immutable, ...changes } = c.req.valid('json');
+  const trainer = await trainers.updateTrainer(c.var.db, id, changes);
+  if (!trainer) throw notFound(id);
+  return c.json(trainer, 200);
+};
+
+export const deleteTrainer: RouteHandler<typeof routes.deleteTrainer, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const result = await trainers.deleteTrainer(c.var.db, id, c.req.valid('query').cascade === 'true');
+  if (result.status === 'not-found') throw notFound(id);
+  if (result.status === 'owns-pokemon') {
+    throw new Problem(
+      'conflict',
+      `Trainer "${id}" owns ${result.pokemonCount ?? 'some'} Pokémon; trade or delete them first, or delete with ?cascade=true.`,
+      { pokemonCount: result.pokemonCount },
+    );
+  }
+  return c.body(null, 204);
+};
