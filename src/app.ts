@@ -6,6 +6,7 @@ import { requestContext } from './platform/middleware.ts';
 import { Problem, problemResponse } from './platform/problem.ts';
 import { healthRoutes } from './routes/health/health.index.ts';
 import { exchangeRoutes } from './routes/exchanges/exchanges.index.ts';
+import { pokemonRoutes } from './routes/pokemon/pokemon.index.ts';
 import { trainerRoutes } from './routes/trainers/trainers.index.ts';
 import { uploadRoutes } from './routes/uploads/uploads.index.ts';
 
@@ -30,6 +31,7 @@ export function createApp() {
   const routes = app
     .route('/', healthRoutes)
     .route('/', trainerRoutes)
+    .route('/', pokemonRoutes)
     .route('/', exchangeRoutes)
     .route('/', uploadRoutes);
 

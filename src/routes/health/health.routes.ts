@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { problemContent } from '../../openapi/problem-schema.ts';
+import { jsonContent, problemResponse } from '../../openapi/responses.ts';
 
 const CheckSchema = z
   .object({
@@ -23,7 +23,7 @@ export const getHealth = createRoute({
   summary: 'Check the database and the cache',
   description: 'Makes one round trip to each dependency. 503 names every dependency that failed.',
   responses: {
-    200: { description: 'Both dependencies answered.', content: { 'application/json': { schema: HealthSchema } } },
-    503: { description: 'A dependency did not answer.', content: problemContent },
+    200: jsonContent(HealthSchema, 'Both dependencies answered.'),
+    503: problemResponse('A dependency did not answer.'),
   },
 });

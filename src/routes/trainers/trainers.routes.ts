@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { firstNameSchema, idSchema, lastNameSchema, pastDateSchema } from '../../domain/fields.ts';
-import { problemContent } from '../../openapi/problem-schema.ts';
+import { jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
 
@@ -36,12 +36,6 @@ const TrainerChangesSchema = z
 
 const TrainerParams = z.object({ id: idSchema.openapi({ param: { name: 'id', in: 'path' }, example: 'trainer1' }) });
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  description,
-  content: { 'application/json': { schema } },
-});
-const problem = (description: string) => ({ description, content: problemContent });
-
 export const createTrainer = createRoute({
   method: 'post',
   path: '/trainers',
@@ -50,11 +44,11 @@ export const createTrainer = createRoute({
   middleware: [requireJson] as const,
   request: { body: { required: true, content: { 'application/json': { schema: NewTrainerSchema } } } },
   responses: {
-    201: json(TrainerSchema, 'Created; `Location` names the new trainer.'),
-    400: problem('The body is not valid JSON.'),
-    409: problem('A trainer with this id exists (it is not overwritten).'),
-    415: problem('The body is not JSON.'),
-    422: problem('Invalid fields; `errors` lists every one.'),
+    201: jsonContent(TrainerSchema, 'Created; `Location` names the new trainer.'),
+    400: problemResponse('The body is not valid JSON.'),
+    409: problemResponse('A trainer with this id exists (it is not overwritten).'),
+    415: problemResponse('The body is not JSON.'),
+    422: problemResponse('Invalid fields; `errors` lists every one.'),
   },
 });
 
@@ -66,8 +60,8 @@ export const listTrainers = createRoute({
   description: 'Ordered by id. `q` searches names and ids, case-insensitively.',
   request: { query: pageQuerySchema.extend({ q: z.string().trim().min(1).max(100).optional().openapi({ example: 'ash' }) }) },
   responses: {
-    200: json(pageSchema(TrainerSchema), 'A page of trainers.'),
-    422: problem('Bad `limit`, `cursor` or `q`.'),
+    200: jsonContent(pageSchema(TrainerSchema), 'A page of trainers.'),
+    422: problemResponse('Bad `limit`, `cursor` or `q`.'),
   },
 });
 
@@ -78,8 +72,8 @@ export const getTrainer = createRoute({
   summary: 'Get a trainer',
   request: { params: TrainerParams },
   responses: {
-    200: json(TrainerSchema.extend({ pokemonCount: z.number().int() }).openapi('TrainerWithCount'), 'The trainer and how many Pokémon they own.'),
-    404: problem('No such trainer.'),
+    200: jsonContent(TrainerSchema.extend({ pokemonCount: z.number().int() }).openapi('TrainerWithCount'), 'The trainer and how many Pokémon they own.'),
+    404: problemResponse('No such trainer.'),
   },
 });
 
@@ -92,10 +86,10 @@ export const updateTrainer = createRoute({
   middleware: [requireJson] as const,
   request: { params: TrainerParams, body: { required: true, content: { 'application/json': { schema: TrainerChangesSchema } } } },
   responses: {
-    200: json(TrainerSchema, 'The changed trainer.'),
-    404: problem('No such trainer.'),
-    415: problem('The body is not JSON.'),
-    422: problem('Invalid fields.'),
+    200: jsonContent(TrainerSchema, 'The changed trainer.'),
+    404: problemResponse('No such trainer.'),
+    415: problemResponse('The body is not JSON.'),
+    422: problemResponse('Invalid fields.'),
   },
 });
 
@@ -111,7 +105,7 @@ export const deleteTrainer = createRoute({
   },
   responses: {
     204: { description: 'Deleted.' },
-    404: problem('No such trainer.'),
-    409: problem('The trainer owns Pokémon; `pokemonCount` says how many.'),
+    404: problemResponse('No such trainer.'),
+    409: problemResponse('The trainer owns Pokémon; `pokemonCount` says how many.'),
   },
 });

@@ -1,0 +1,168 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { idSchema, levelSchema, nicknameSchema, pastDateSchema, speciesNameSchema } from '../../domain/fields.ts';
+import { jsonContent, problemResponse } from '../../openapi/responses.ts';
+import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
+import { requireJson } from '../../platform/validation.ts';
+
+export const SpeciesSummarySchema = z
+  .object({
+    dexNumber: z.number().int().openapi({ example: 25 }),
+    name: z.string().openapi({ example: 'Pikachu' }),
+    types: z.array(z.string()).openapi({ example: ['Electric'] }),
+  })
+  .openapi('SpeciesSummary');
+
+export const PokemonSchema = z
+  .object({
+    id: z.string().openapi({ example: 'pikachu1' }),
+    nickname: z.string().openapi({ example: 'Sparky' }),
+    species: SpeciesSummarySchema,
+    level: z.number().int().openapi({ example: 12 }),
+    owner: z.string().openapi({ example: 'trainer1' }),
+    dateOfOwnership: z.string().openapi({ format: 'date', example: '2020-01-01' }),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+    updatedAt: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('Pokemon');
+
+const NewPokemonSchema = z
+  .strictObject({
+    id: idSchema.openapi({ example: 'pikachu1' }),
+    nickname: nicknameSchema.openapi({ example: 'Sparky' }),
+    species: speciesNameSchema.openapi({ description: 'A species name, matched ignoring case and punctuation.', example: 'pikachu' }),
+    level: levelSchema.openapi({ example: 12 }),
+    owner: idSchema.openapi({ description: 'The id of an existing trainer.', example: 'trainer1' }),
+    dateOfOwnership: pastDateSchema,
+  })
+  .openapi('NewPokemon');
+
+const PokemonChangesSchema = z
+  .strictObject({
+    id: z.never({ error: 'cannot change: a Pokémon keeps its id' }).optional(),
+    owner: z.never({ error: 'cannot change here: ownership changes only through POST /exchanges' }).optional(),
+    dateOfOwnership: z.never({ error: 'cannot change here: it is set when the Pokémon changes owner' }).optional(),
+    nickname: nicknameSchema.optional(),
+    species: speciesNameSchema.optional(),
+    level: levelSchema.optional(),
+  })
+  .refine((changes) => Object.keys(changes).length > 0, 'send at least one of nickname, species, level')
+  .openapi('PokemonChanges');
+
+const OwnershipRecordSchema = z
+  .object({
+    trainer: z.string(),
+    acquiredOn: z.string().openapi({ format: 'date' }),
+    source: z.enum(['created', 'uploaded', 'exchanged']),
+    exchangeId: z.string().nullable(),
+    recordedAt: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('OwnershipRecord');
+
+export const PokemonParams = z.object({ id: idSchema.openapi({ param: { name: 'id', in: 'path' }, example: 'pikachu1' }) });
+
+const levelFilter = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100').optional();
+
+export const createPokemon = createRoute({
+  method: 'post',
+  path: '/pokemon',
+  tags: ['Pokémon'],
+  summary: 'Create a Pokémon',
+  description: 'Records its first ownership-history entry in the same statement.',
+  middleware: [requireJson] as const,
+  request: { body: { required: true, content: { 'application/json': { schema: NewPokemonSchema } } } },
+  responses: {
+    201: jsonContent(PokemonSchema, 'Created; `Location` names it.'),
+    400: problemResponse('The body is not valid JSON.'),
+    409: problemResponse('A Pokémon with this id exists.'),
+    415: problemResponse('The body is not JSON.'),
+    422: problemResponse('Invalid fields, an unknown owner (`/owner`) or an unknown species (`/species`, with `suggestions`).'),
+  },
+});
+
+export const listPokemon = createRoute({
+  method: 'get',
+  path: '/pokemon',
+  tags: ['Pokémon'],
+  summary: 'List Pokémon',
+  description: 'Ordered by id; every filter is optional.',
+  request: {
+    query: pageQuerySchema
+      .extend({
+        owner: idSchema.optional().openapi({ example: 'trainer1' }),
+        species: speciesNameSchema.optional().openapi({ example: 'pikachu' }),
+        minLevel: levelFilter,
+        maxLevel: levelFilter,
+      })
+      .refine((q) => q.minLevel === undefined || q.maxLevel === undefined || q.minLevel <= q.maxLevel, {
+        message: 'must not be greater than maxLevel',
+        path: ['minLevel'],
+      }),
+  },
+  responses: {
+    200: jsonContent(pageSchema(PokemonSchema), 'A page of Pokémon.'),
+    422: problemResponse('A bad filter, `limit` or `cursor`.'),
+  },
+});
+
+export const listTrainerPokemon = createRoute({
+  method: 'get',
+  path: '/trainers/{id}/pokemon',
+  tags: ['Trainers'],
+  summary: "List a trainer's Pokémon",
+  request: { params: z.object({ id: idSchema.openapi({ param: { name: 'id', in: 'path' }, example: 'trainer1' }) }), query: pageQuerySchema },
+  responses: {
+    200: jsonContent(pageSchema(PokemonSchema), 'A page of their Pokémon, by id.'),
+    404: problemResponse('No such trainer.'),
+    422: problemResponse('A bad `limit` or `cursor`.'),
+  },
+});
+
+export const getPokemon = createRoute({
+  method: 'get',
+  path: '/pokemon/{id}',
+  tags: ['Pokémon'],
+  summary: 'Get a Pokémon',
+  request: { params: PokemonParams },
+  responses: {
+    200: jsonContent(PokemonSchema, 'The Pokémon, with its species.'),
+    404: problemResponse('No such Pokémon.'),
+  },
+});
+
+export const updatePokemon = createRoute({
+  method: 'patch',
+  path: '/pokemon/{id}',
+  tags: ['Pokémon'],
+  summary: 'Change a Pokémon',
+  description: 'Nickname, level and species may change. The owner changes only through exchanges.',
+  middleware: [requireJson] as const,
+  request: { params: PokemonParams, body: { required: true, content: { 'application/json': { schema: PokemonChangesSchema } } } },
+  responses: {
+    200: jsonContent(PokemonSchema, 'The changed Pokémon.'),
+    404: problemResponse('No such Pokémon.'),
+    415: problemResponse('The body is not JSON.'),
+    422: problemResponse('Invalid fields, an attempt to change the owner, or an unknown species.'),
+  },
+});
+
+export const deletePokemon = createRoute({
+  method: 'delete',
+  path: '/pokemon/{id}',
+  tags: ['Pokémon'],
+  summary: 'Delete a Pokémon',
+  request: { params: PokemonParams },
+  responses: { 204: { description: 'Deleted, with its history.' }, 404: problemResponse('No such Pokémon.') },
+});
+
+export const getOwnershipHistory = createRoute({
+  method: 'get',
+  path: '/pokemon/{id}/history',
+  tags: ['Pokémon'],
+  summary: "A Pokémon's owners",
+  description: 'One entry each time it got an owner (created, uploaded, exchanged), oldest first.',
+  request: { params: PokemonParams },
+  responses: {
+    200: jsonContent(z.object({ data: z.array(OwnershipRecordSchema) }), 'Its owners, oldest first.'),
+    404: problemResponse('No such Pokémon.'),
+  },
+});
