@@ -4,7 +4,8 @@
  * transaction together with its bookkeeping row, so a failure leaves nothing half-applied
  * and a re-run applies only what is missing. Bookkeeping uses drizzle's own table.
  *
- * Usage: DATABASE_URL=… [NEON_FETCH_ENDPOINT=http://127.0.0.1:4444/sql] node local/db-migrate.ts
+ * Usage: npm run db:migrate (the `npm run dev` database), or
+ *        DATABASE_URL=… [NEON_FETCH_ENDPOINT=http://127.0.0.1:4444/sql] npm run db:migrate
  */
 import { neon, neonConfig } from '@neondatabase/serverless';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
@@ -39,12 +40,20 @@ export async function migrate({ databaseUrl, fetchEndpoint }: MigrateTarget): Pr
   return count;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+/**
+ * The database the command-line tools act on: DATABASE_URL (a Neon connection string, with
+ * NEON_FETCH_ENDPOINT for a stand-in), else the stand-in that `npm run dev` serves.
+ */
+export function devDatabase(): MigrateTarget {
   const databaseUrl = process.env.DATABASE_URL;
-  if (!databaseUrl) {
-    console.error('DATABASE_URL is not set (the Neon connection string, or any postgresql:// URL for the local stand-in).');
-    process.exit(2);
-  }
-  const count = await migrate({ databaseUrl, fetchEndpoint: process.env.NEON_FETCH_ENDPOINT });
+  if (databaseUrl) return { databaseUrl, fetchEndpoint: process.env.NEON_FETCH_ENDPOINT };
+  return {
+    databaseUrl: 'postgresql://local:local@localhost/pokemon',
+    fetchEndpoint: `http://127.0.0.1:${process.env.NEON_HTTP_PORT ?? 4444}/sql`,
+  };
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const count = await migrate(devDatabase());
   console.log(count === 0 ? 'Database is up to date.' : `Applied ${count} migration(s).`);
 }

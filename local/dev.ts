@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { migrate } from './db-migrate.ts';
+import { seed } from './db-seed.ts';
 import { startStandins } from './standins.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -20,8 +21,11 @@ const standins = await startStandins({
   neonPort: Number(process.env.NEON_HTTP_PORT ?? 4444),
   upstashPort: Number(process.env.UPSTASH_PORT ?? 8079),
 });
-const applied = await migrate({ databaseUrl: standins.bindings.DATABASE_URL, fetchEndpoint: standins.bindings.NEON_FETCH_ENDPOINT });
-console.log(`[dev] stand-ins on ${standins.engines}; ${applied} migration(s) applied`);
+const database = { databaseUrl: standins.bindings.DATABASE_URL, fetchEndpoint: standins.bindings.NEON_FETCH_ENDPOINT };
+const applied = await migrate(database);
+// A brand-new database gets the demo data; an existing one is left as it is.
+const seeded = applied > 0 ? await seed(database) : 0;
+console.log(`[dev] stand-ins on ${standins.engines}; ${applied} migration(s) applied${seeded ? `, ${seeded} demo trainers added` : ''}`);
 console.log(`[dev]   Neon SQL over HTTP  ${standins.bindings.NEON_FETCH_ENDPOINT}`);
 console.log(`[dev]   Upstash REST        ${standins.bindings.UPSTASH_REDIS_REST_URL}`);
 

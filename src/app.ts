@@ -1,4 +1,5 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { Scalar } from '@scalar/hono-api-reference';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './env.ts';
 import { findDependencyError } from './platform/dependency-error.ts';
@@ -7,6 +8,7 @@ import { Problem, problemResponse } from './platform/problem.ts';
 import { healthRoutes } from './routes/health/health.index.ts';
 import { exchangeRoutes } from './routes/exchanges/exchanges.index.ts';
 import { pokemonRoutes } from './routes/pokemon/pokemon.index.ts';
+import { speciesRoutes } from './routes/species/species.index.ts';
 import { trainerRoutes } from './routes/trainers/trainers.index.ts';
 import { uploadRoutes } from './routes/uploads/uploads.index.ts';
 
@@ -32,8 +34,28 @@ export function createApp() {
     .route('/', healthRoutes)
     .route('/', trainerRoutes)
     .route('/', pokemonRoutes)
+    .route('/', speciesRoutes)
     .route('/', exchangeRoutes)
     .route('/', uploadRoutes);
+
+  // The OpenAPI document is generated from the same zod schemas that validate requests.
+  app.doc31('/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Pokémon Trainers API',
+      version: '1.0.0',
+      description: 'Trainers, their Pokémon, exchanges and CSV uploads. Every error is RFC 9457 `application/problem+json`.',
+    },
+    tags: [
+      { name: 'Trainers' },
+      { name: 'Pokémon' },
+      { name: 'Species', description: 'The national Pokédex.' },
+      { name: 'Exchanges' },
+      { name: 'Uploads' },
+      { name: 'Operations' },
+    ],
+  });
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Pokémon Trainers API' }));
 
   app.notFound((c) => {
     const path = new URL(c.req.url).pathname;

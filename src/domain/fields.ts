@@ -61,3 +61,12 @@ export function speciesSlug(name: string): string {
     .toLowerCase()
     .replace(/[^a-z0-9]/g, '');
 }
+
+/** A field clients must not send (e.g. an immutable id): sending it is a 422 that says `message`. */
+export function forbiddenField(message: string) {
+  return z
+    .unknown()
+    .refine((value) => value === undefined, message)
+    .optional()
+    .openapi({ readOnly: true, description: message });
+}

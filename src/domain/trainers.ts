@@ -72,7 +72,11 @@ export async function listTrainers(db: Database, options: { limit: number; after
 /** One trainer with the number of Pokémon they own, or `undefined`. */
 export async function getTrainer(db: Database, id: string): Promise<(Trainer & { pokemonCount: number }) | undefined> {
   const [row] = await db
-    .select({ trainer: trainers, pokemonCount: sql<number>`(SELECT count(*) FROM ${pokemon} WHERE ${pokemon.ownerId} = ${trainers.id})`.mapWith(Number) })
+    .select({
+      trainer: trainers,
+      // Spelled out: drizzle would render these columns unqualified, and "id" would bind to pokemon.
+      pokemonCount: sql<number>`(SELECT count(*)::int FROM pokemon p WHERE p.owner_id = trainers.id)`,
+    })
     .from(trainers)
     .where(eq(trainers.id, id));
   return row && { ...toTrainer(row.trainer), pokemonCount: row.pokemonCount };

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { idSchema, levelSchema, nicknameSchema, pastDateSchema, speciesNameSchema } from '../../domain/fields.ts';
+import { forbiddenField, idSchema, levelSchema, nicknameSchema, pastDateSchema, speciesNameSchema } from '../../domain/fields.ts';
 import { jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
@@ -38,9 +38,9 @@ const NewPokemonSchema = z
 
 const PokemonChangesSchema = z
   .strictObject({
-    id: z.never({ error: 'cannot change: a Pokémon keeps its id' }).optional(),
-    owner: z.never({ error: 'cannot change here: ownership changes only through POST /exchanges' }).optional(),
-    dateOfOwnership: z.never({ error: 'cannot change here: it is set when the Pokémon changes owner' }).optional(),
+    id: forbiddenField('cannot change: a Pokémon keeps its id'),
+    owner: forbiddenField('cannot change here: ownership changes only through POST /exchanges'),
+    dateOfOwnership: forbiddenField('cannot change here: it is set when the Pokémon changes owner'),
     nickname: nicknameSchema.optional(),
     species: speciesNameSchema.optional(),
     level: levelSchema.optional(),

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { firstNameSchema, idSchema, lastNameSchema, pastDateSchema } from '../../domain/fields.ts';
+import { firstNameSchema, forbiddenField, idSchema, lastNameSchema, pastDateSchema } from '../../domain/fields.ts';
 import { jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
@@ -26,7 +26,7 @@ export const NewTrainerSchema = z
 
 const TrainerChangesSchema = z
   .strictObject({
-    id: z.never({ error: 'cannot change: a trainer keeps its id' }).optional(),
+    id: forbiddenField('cannot change: a trainer keeps its id'),
     firstName: firstNameSchema.optional(),
     lastName: lastNameSchema.optional(),
     dateOfBirth: pastDateSchema.optional(),

@@ -1,0 +1,38 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { jsonContent, problemResponse } from '../../openapi/responses.ts';
+import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
+import { SpeciesSummarySchema } from '../pokemon/pokemon.routes.ts';
+
+export const listSpecies = createRoute({
+  method: 'get',
+  path: '/species',
+  tags: ['Species'],
+  summary: 'List species of the national Pokédex',
+  description: 'Ordered by dex number. `q` matches names ignoring case and punctuation; `type` filters by type.',
+  request: {
+    query: pageQuerySchema.extend({
+      q: z.string().trim().min(1).max(100).optional().openapi({ example: 'saur' }),
+      type: z.string().trim().min(1).max(20).optional().openapi({ example: 'Fire' }),
+    }),
+  },
+  responses: {
+    200: jsonContent(pageSchema(SpeciesSummarySchema), 'A page of species.'),
+    422: problemResponse('A bad `limit`, `cursor`, `q` or `type`.'),
+  },
+});
+
+export const getSpecies = createRoute({
+  method: 'get',
+  path: '/species/{numberOrName}',
+  tags: ['Species'],
+  summary: 'Get a species by dex number or name',
+  request: {
+    params: z.object({
+      numberOrName: z.string().min(1).max(100).openapi({ param: { name: 'numberOrName', in: 'path' }, example: 'pikachu' }),
+    }),
+  },
+  responses: {
+    200: jsonContent(SpeciesSummarySchema, 'The species.'),
+    404: problemResponse('No such species.'),
+  },
+});

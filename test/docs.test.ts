@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import app from '../src/index.ts';
+import { call } from './support/api.ts';
+
+type OpenApiDocument = {
+  openapi: string;
+  paths: Record<string, Record<string, { responses?: Record<string, unknown>; parameters?: unknown[] }>>;
+  components: { schemas: Record<string, unknown> };
+};
+
+/** Every `$ref` in `node`, at any depth. */
+function refs(node: unknown): string[] {
+  if (Array.isArray(node)) return node.flatMap(refs);
+  if (node && typeof node === 'object') {
+    return Object.entries(node).flatMap(([key, value]) => (key === '$ref' && typeof value === 'string' ? [value] : refs(value)));
+  }
+  return [];
+}
+
+describe('GET /openapi.json', () => {
+  it('is an OpenAPI 3.1 document that lists every route of the app', async () => {
+    const response = await call('/openapi.json');
+    expect(response.status).toBe(200);
+    const document = (await response.json()) as OpenApiDocument;
+    expect(document.openapi).toBe('3.1.0');
+    const documented = Object.entries(document.paths).flatMap(([path, operations]) =>
+      Object.keys(operations).map((method) => `${method.toUpperCase()} ${path.replace(/\{(\w+)\}/g, ':$1')}`),
+    );
+    const served = app.routes
+      .filter((route) => route.method !== 'ALL' && !['/openapi.json', '/docs'].includes(route.path))
+      .map((route) => `${route.method} ${route.path}`);
+    expect(new Set(documented)).toEqual(new Set(served));
+  });
+
+  it('resolves every $ref and gives every operation a response and a problem schema for errors', async () => {
+    const document = (await (await call('/openapi.json')).json()) as OpenApiDocument;
+    for (const ref of refs(document)) {
+      expect(ref).toMatch(/^#\/components\/schemas\//);
+      expect(document.components.schemas).toHaveProperty(ref.split('/').at(-1)!);
+    }
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const statuses = Object.keys(operation.responses ?? {});
+        expect(statuses.length, `${method} ${path}`).toBeGreaterThan(0);
+        for (const status of statuses.filter((s) => Number(s) >= 400)) {
+          const content = (operation.responses![status] as { content: Record<string, unknown> }).content;
+          expect(Object.keys(content), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
+        }
+      }
+    }
+  });
+});
+
+describe('GET /docs', () => {
+  it('serves the interactive reference pointing at the OpenAPI document', async () => {
+    const response = await call('/docs');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('Content-Type')).toMatch(/text\/html/);
+    const html = await response.text();
+    expect(html).toContain('/openapi.json');
+    expect(html).toContain('Pokémon Trainers API');
+  });
+});
