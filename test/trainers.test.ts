@@ -159,3 +159,10 @@ describe('hostile input', () => {
     for (const json of cases) await expectProblem(await call('/trainers', { method: 'POST', json }), 422);
   });
 });
+
+describe('oversized bodies', () => {
+  it('refuses a JSON body over 64 KiB with 413 before reading it', async () => {
+    const json = { id: uniqueId('big'), firstName: 'x'.repeat(70 * 1024), lastName: 'B', dateOfBirth: '2000-01-01' };
+    await expectProblem(await call('/trainers', { method: 'POST', json }), 413);
+  });
+});

@@ -3,6 +3,7 @@
  * routes refuse other content types with 415.
  */
 import type { Hook } from '@hono/zod-openapi';
+import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import type { z } from 'zod';
 import type { AppEnv } from '../env.ts';
@@ -41,11 +42,24 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, c
   throw new Problem('validation-failed', `The ${where} has ${errors.length} invalid field${errors.length === 1 ? '' : 's'}.`, { errors });
 };
 
-/** Refuses bodies that are not JSON before the validator reads them (else they'd look empty). */
+/** JSON bodies are small records; anything bigger is refused before it is buffered. */
+export const JSON_BODY_LIMIT = 64 * 1024;
+
+const limitJsonBody = bodyLimit({
+  maxSize: JSON_BODY_LIMIT,
+  onError: () => {
+    throw new Problem('payload-too-large', `JSON bodies are limited to ${JSON_BODY_LIMIT / 1024} KiB.`);
+  },
+});
+
+/**
+ * Refuses bodies that are not JSON (415) before the validator reads them (else they would look
+ * empty), and bodies over {@link JSON_BODY_LIMIT} (413).
+ */
 export const requireJson = createMiddleware<AppEnv>(async (c, next) => {
   const type = c.req.header('Content-Type') ?? '';
   if (!/^application\/([\w.+-]+\+)?json\s*(;|$)/i.test(type)) {
     throw new Problem('unsupported-media-type', `Send the body as application/json${type ? `, not ${type.split(';')[0]}` : ''}.`);
   }
-  await next();
+  await limitJsonBody(c, next);
 });
