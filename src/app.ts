@@ -8,6 +8,7 @@ import { Problem, problemResponse } from './platform/problem.ts';
 import { healthRoutes } from './routes/health/health.index.ts';
 import { exchangeRoutes } from './routes/exchanges/exchanges.index.ts';
 import { pokemonRoutes } from './routes/pokemon/pokemon.index.ts';
+import { problemRoutes } from './routes/problems/problems.index.ts';
 import { speciesRoutes } from './routes/species/species.index.ts';
 import { trainerRoutes } from './routes/trainers/trainers.index.ts';
 import { uploadRoutes } from './routes/uploads/uploads.index.ts';
@@ -32,6 +33,7 @@ export function createApp() {
 
   const routes = app
     .route('/', healthRoutes)
+    .route('/', problemRoutes)
     .route('/', trainerRoutes)
     .route('/', pokemonRoutes)
     .route('/', speciesRoutes)

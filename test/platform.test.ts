@@ -69,3 +69,13 @@ describe('errors', () => {
     expect(response.headers.get('Allow')).toBe('GET, HEAD');
   });
 });
+
+describe('problem types', () => {
+  it('dereferences every problem type URI to its meaning', async () => {
+    const problem = await expectProblem(await call('/nowhere'), 404);
+    const response = await call(problem.type);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({ type: '/problems/not-found', title: 'Not found', status: 404, description: expect.any(String) });
+    await expectProblem(await call('/problems/no-such-type'), 404);
+  });
+});

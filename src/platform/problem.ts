@@ -6,16 +6,28 @@ import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 export const PROBLEMS = {
-  'malformed-request': { status: 400, title: 'Malformed request' },
-  'not-found': { status: 404, title: 'Not found' },
-  'method-not-allowed': { status: 405, title: 'Method not allowed' },
-  conflict: { status: 409, title: 'Conflict' },
-  'payload-too-large': { status: 413, title: 'Payload too large' },
-  'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
-  'validation-failed': { status: 422, title: 'Validation failed' },
-  'internal-error': { status: 500, title: 'Internal server error' },
-  'dependency-unavailable': { status: 503, title: 'Dependency unavailable' },
-} as const satisfies Record<string, { status: ContentfulStatusCode; title: string }>;
+  'malformed-request': { status: 400, title: 'Malformed request', description: 'The request could not be read, e.g. its JSON body does not parse.' },
+  'not-found': { status: 404, title: 'Not found', description: 'Nothing exists at this path, or the resource it names does not exist (or has expired).' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed', description: 'The path exists but not with this method; `Allow` lists the methods it takes.' },
+  conflict: {
+    status: 409,
+    title: 'Conflict',
+    description: 'The request contradicts the current state: an id that is taken, a Pokémon no longer owned by the stated trainer, a request still in flight.',
+  },
+  'payload-too-large': { status: 413, title: 'Payload too large', description: 'The body is bigger than this route accepts.' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type', description: 'The body is not in a format this route accepts; `Content-Type` must say which.' },
+  'validation-failed': {
+    status: 422,
+    title: 'Validation failed',
+    description: '`errors` lists every invalid field: body fields by JSON Pointer (`pointer`), parameters by name (`parameter`).',
+  },
+  'internal-error': { status: 500, title: 'Internal server error', description: 'A bug on our side. Nothing about it is disclosed; quote `requestId` when reporting it.' },
+  'dependency-unavailable': {
+    status: 503,
+    title: 'Dependency unavailable',
+    description: 'The database or the cache (`dependency`) did not answer in time. Nothing was changed that the answer does not say; retry after `Retry-After` seconds.',
+  },
+} as const satisfies Record<string, { status: ContentfulStatusCode; title: string; description: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;
 
