@@ -63,8 +63,10 @@ export async function listen(handler: RequestHandler, port = 0, host = '127.0.0.
       else res.destroy();
     });
   });
-  // Clients keep connections alive; do not let an idle socket hold up shutdown.
-  server.keepAliveTimeout = 5_000;
+  // Keep idle sockets far longer than clients do: a server that closes first races the
+  // client's reuse of that socket, and a burst's sockets would all expire together.
+  // Shutdown is unaffected: close() ends every connection.
+  server.keepAliveTimeout = 120_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());

@@ -12,6 +12,12 @@ export interface Bindings {
   UPSTASH_REDIS_REST_TOKEN: string;
   /** Per-round-trip timeout for database and cache calls, in milliseconds (default 5000). */
   DEPENDENCY_TIMEOUT_MS?: string;
+  /** Seconds a CSV upload stays staged before it expires (default 3600). */
+  UPLOAD_TTL_SECONDS?: string;
+  /** Largest CSV upload body, in bytes (default 52428800: 50 MiB). */
+  UPLOAD_MAX_BYTES?: string;
+  /** Most data rows one CSV upload may have (default 200000). */
+  UPLOAD_MAX_ROWS?: string;
 }
 
 /** Per-request values set by middleware. */

@@ -3,8 +3,10 @@
  * benchmark's client never shares an event loop with the servers it measures.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -40,4 +42,66 @@ export async function startStandinProcess(env: Record<string, string>): Promise<
   });
   const { engines, ...bindings } = JSON.parse(firstLine) as Record<string, string>;
   return { engines: engines!, bindings, stop: () => stopProcess(child) };
+}
+
+/** A free TCP port on 127.0.0.1. */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface DevServer {
+  /** e.g. `http://127.0.0.1:40123` */
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Runs `node local/dev.ts` (stand-ins + `wrangler dev`) on a free port with `env`
+ * (DATABASE_URL / REDIS_URL pick the real servers); resolves once `GET /health` answers 200.
+ * BENCH_VERBOSE=1 shows wrangler's output.
+ */
+export async function startDevServer(env: Record<string, string>): Promise<DevServer> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['local/dev.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, NEON_HTTP_PORT: '0', UPSTASH_PORT: '0', ...env, PORT: String(port) },
+    stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
+    detached: true,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const server = { url, stop: () => stopProcess(child) };
+  for (const deadline = Date.now() + 120_000; ; ) {
+    if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) return server;
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await server.stop();
+      throw new Error('wrangler dev did not start');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** Creates an empty database on the server `serverUrl` names; returns its URL and a dropper. */
+export async function createScratchDatabase(serverUrl: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${Date.now()}`;
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: Object.assign(new URL(serverUrl), { pathname: `/${name}` }).toString(),
+    async drop() {
+      const client = new pg.Client({ connectionString: serverUrl });
+      await client.connect();
+      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await client.end();
+    },
+  };
 }

@@ -63,6 +63,34 @@ export const pokemon = pgTable(
 );
 
 /**
+ * One finished trade between two trainers. The trainer and Pokémon ids have no foreign keys
+ * on purpose: like ownership history, the record of a trade outlives the trainers and Pokémon
+ * in it (and an array column could not carry one anyway). Rows are never updated or deleted.
+ */
+export const exchanges = pgTable(
+  'exchanges',
+  {
+    /** Server-generated: `ex_` and 32 random hex digits. */
+    id: text().primaryKey(),
+    trainerA: text().notNull(),
+    trainerB: text().notNull(),
+    /** Went from A to B. */
+    pokemonsA: text().array().notNull(),
+    /** Went from B to A. */
+    pokemonsB: text().array().notNull(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // Keyset pages newest first, overall and per trainer (each side has its own index).
+    index('exchanges_created_at_idx').on(t.createdAt, t.id),
+    index('exchanges_trainer_a_idx').on(t.trainerA, t.createdAt, t.id),
+    index('exchanges_trainer_b_idx').on(t.trainerB, t.createdAt, t.id),
+    check('exchanges_distinct_trainers', sql`${t.trainerA} <> ${t.trainerB}`),
+    check('exchanges_not_empty', sql`cardinality(${t.pokemonsA}) + cardinality(${t.pokemonsB}) > 0`),
+  ],
+);
+
+/**
  * One row each time a Pokémon gets an owner. `trainerId` has no foreign key on purpose:
  * history outlives a deleted trainer.
  */
@@ -76,11 +104,13 @@ export const ownershipHistory = pgTable(
     trainerId: text().notNull(),
     acquiredOn: date({ mode: 'string' }).notNull(),
     source: text({ enum: ['created', 'uploaded', 'exchanged'] }).notNull(),
-    exchangeId: text(),
+    exchangeId: text().references(() => exchanges.id),
     recordedAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
     index('ownership_history_pokemon_idx').on(t.pokemonId, t.id),
     check('ownership_history_source', sql`${t.source} IN ('created', 'uploaded', 'exchanged')`),
+    // Exactly the rows written by an exchange point at it.
+    check('ownership_history_exchange', sql`(${t.source} = 'exchanged') = (${t.exchangeId} IS NOT NULL)`),
   ],
 );

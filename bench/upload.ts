@@ -1,0 +1,187 @@
+/**
+ * `npm run bench:upload`: a deterministic Pokémon CSV (BENCH_ROWS rows, default 100,000, owned
+ * by 1,000 trainers) uploaded and committed through `wrangler dev` on the stand-ins over the real
+ * PostgreSQL and Redis, against the floor: `psql \copy` of the same rows into a table of the same
+ * shape, in the same run. Prints stage, commit and total time, rows/s, the subrequests the two
+ * requests made (from `Server-Timing`) and workerd's peak RSS; the last line is the ratio.
+ *
+ * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the server (a
+ * scratch database is created and dropped); BENCH_REDIS_URL (default redis://127.0.0.1:6379/0);
+ * BENCH_VERBOSE=1 shows wrangler's output.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { ROOT } from './support/processes.ts';
+
+const serverUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
+const rowCount = Number(process.env.BENCH_ROWS ?? 100_000);
+const TRAINERS = 1_000;
+const SPECIES = ['Pikachu', 'Bulbasaur', 'Charmander', 'Squirtle', 'Mr. Mime', 'Eevee', 'Snorlax', 'Gengar', 'Jigglypuff', 'Meowth'];
+const SPECIES_NUMBERS = [25, 1, 4, 7, 122, 133, 143, 94, 39, 52];
+
+/** The i-th row's fields, deterministic: [id, nickname, species index, level, owner, day, month]. */
+function row(i: number) {
+  return { id: `pk-${i}`, nickname: `Nick ${i % 977}`, species: i % SPECIES.length, level: (i % 100) + 1, owner: `trainer-${i % TRAINERS}`, day: (i % 28) + 1, month: (i % 12) + 1 };
+}
+const pad = (n: number) => String(n).padStart(2, '0');
+
+function uploadCsv(): string {
+  const lines = ['id,nickname,species,level,owner,dateOfOwnership'];
+  for (let i = 0; i < rowCount; i++) {
+    const r = row(i);
+    lines.push(`${r.id},${r.nickname},${SPECIES[r.species]},${r.level},${r.owner},${pad(r.day)}-${pad(r.month)}-2020`);
+  }
+  return lines.join('\r\n');
+}
+
+/** The same rows in the table's own form, for COPY. */
+function copyCsv(): string {
+  const lines: string[] = [];
+  for (let i = 0; i < rowCount; i++) {
+    const r = row(i);
+    lines.push(`${r.id},${r.nickname},${SPECIES_NUMBERS[r.species]},${r.level},${r.owner},2020-${pad(r.month)}-${pad(r.day)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Every descendant process id of `pid`, read from /proc. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const parent = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = [];
+  const walk = (p: number) => (children.get(p) ?? []).forEach((child) => (found.push(child), walk(child)));
+  walk(pid);
+  return found;
+}
+
+/** The workerd process that runs the Worker: wrangler dev starts two, and this is the larger. */
+function workerdPid(devPid: number): number {
+  const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+  const candidates = descendants(devPid).filter((p) => {
+    try {
+      return readFileSync(`/proc/${p}/comm`, 'utf8').trim() === 'workerd';
+    } catch {
+      return false;
+    }
+  });
+  if (candidates.length === 0) throw new Error('workerd not found');
+  return candidates.sort((a, b) => rss(b) - rss(a))[0]!;
+}
+
+/** Resident set size now and its peak since the last {@link resetPeak}, in MiB (VmRSS, VmHWM). */
+function memory(pid: number): { now: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const mib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]) / 1024;
+  return { now: mib('VmRSS'), peak: mib('VmHWM') };
+}
+
+/** Starts a new peak measurement (Linux: `5` in clear_refs resets VmHWM). */
+function resetPeak(pid: number): void {
+  writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
+/** Subrequests a response reports in `Server-Timing`. */
+function subrequests(response: Response): { db: number; cache: number } {
+  const header = response.headers.get('Server-Timing') ?? '';
+  const count = (name: string) => Number(new RegExp(`${name};count=(\\d+)`).exec(header)?.[1] ?? NaN);
+  return { db: count('db'), cache: count('cache') };
+}
+
+async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
+  const start = performance.now();
+  const result = await work();
+  return [result, (performance.now() - start) / 1000];
+}
+
+const scratch = `bench_upload_${Date.now()}`;
+const admin = new pg.Client({ connectionString: serverUrl });
+await admin.connect();
+await admin.query(`CREATE DATABASE ${scratch}`);
+const databaseUrl = Object.assign(new URL(serverUrl), { pathname: `/${scratch}` }).toString();
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const dev = spawn(process.execPath, ['local/dev.ts'], {
+  cwd: ROOT,
+  env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, PORT: String(port), NEON_HTTP_PORT: '0', UPSTASH_PORT: '0' },
+  stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
+  detached: true,
+});
+
+try {
+  // wrangler dev is up once /health answers.
+  for (let tries = 0; ; tries++) {
+    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (tries > 120) throw new Error('wrangler dev did not start');
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const trainersCsv = ['id,firstName,lastName,dateOfBirth', ...Array.from({ length: TRAINERS }, (_, i) => `trainer-${i},Ash${i},Ketchum,2000-01-01`)].join('\n');
+  const setup = await fetch(`${base}/uploads?type=trainer&commit=true`, { method: 'POST', body: trainersCsv, headers: { 'Content-Type': 'text/csv' } });
+  if (setup.status !== 201) throw new Error(`trainer setup failed: ${await setup.text()}`);
+
+  const csv = uploadCsv();
+  const workerd = workerdPid(dev.pid!);
+  resetPeak(workerd);
+  const before = memory(workerd);
+  const [staged, stageSeconds] = await timed(() => fetch(`${base}/uploads?type=pokemon`, { method: 'POST', body: csv, headers: { 'Content-Type': 'text/csv' } }));
+  if (staged.status !== 201) throw new Error(`stage failed: ${await staged.text()}`);
+  const { id } = (await staged.json()) as { id: string };
+  const [committed, commitSeconds] = await timed(() => fetch(`${base}/uploads/${id}/commit`, { method: 'POST' }));
+  if (committed.status !== 200) throw new Error(`commit failed: ${await committed.text()}`);
+  const after = memory(workerd);
+  const total = stageSeconds + commitSeconds;
+  const [up, down] = [subrequests(staged), subrequests(committed)];
+
+  // The floor: the same rows, already in table form, through psql's \copy (psql start-up included).
+  const folder = `${ROOT}bench/.out`;
+  mkdirSync(folder, { recursive: true });
+  writeFileSync(`${folder}/copy.csv`, copyCsv());
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  // Same shape as pokemon: its columns, checks, indexes and both foreign keys.
+  await db.query('CREATE TABLE copy_floor (LIKE pokemon INCLUDING ALL)');
+  await db.query('ALTER TABLE copy_floor ADD FOREIGN KEY (species_number) REFERENCES species, ADD FOREIGN KEY (owner_id) REFERENCES trainers');
+  await db.end();
+  const [, copySeconds] = await timed(async () => {
+    execFileSync('psql', [databaseUrl, '-q', '-c', `\\copy copy_floor (id, nickname, species_number, level, owner_id, date_of_ownership) FROM '${folder}/copy.csv' WITH (FORMAT csv)`]);
+  });
+
+  console.log(`${rowCount.toLocaleString('en')} Pokémon rows (${(csv.length / 1e6).toFixed(1)} MB CSV), ${TRAINERS} trainers; wrangler dev + stand-ins on PostgreSQL and Redis`);
+  console.log(`stage   ${stageSeconds.toFixed(2)} s   subrequests db=${up.db} cache=${up.cache}`);
+  console.log(`commit  ${commitSeconds.toFixed(2)} s   subrequests db=${down.db} cache=${down.cache}`);
+  console.log(`total   ${total.toFixed(2)} s   ${Math.round(rowCount / total).toLocaleString('en')} rows/s   subrequests ${up.db + up.cache + down.db + down.cache}`);
+  console.log(`workerd RSS: ${before.now.toFixed(0)} MiB before, peak ${after.peak.toFixed(0)} MiB during (+${(after.peak - before.now).toFixed(0)} MiB)`);
+  console.log(`COPY    ${copySeconds.toFixed(2)} s   (psql \\copy, start-up included)`);
+  console.log(`upload+commit/COPY = ${(total / copySeconds).toFixed(2)}`);
+} finally {
+  if (dev.pid) {
+    try {
+      process.kill(-dev.pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  await new Promise((resolve) => dev.once('exit', resolve));
+  await admin.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
+  await admin.end();
+}

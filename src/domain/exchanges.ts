@@ -1,0 +1,180 @@
+/**
+ * Exchanges: two trainers trade Pokémon in one SQL statement (one database round trip) that
+ * locks, checks and writes, so a trade is all or nothing however many run at once.
+ */
+import { sql } from 'drizzle-orm';
+import { sqlState, type Database } from '../platform/database.ts';
+
+export interface NewExchange {
+  trainerA: string;
+  trainerB: string;
+  /** Owned by A, going to B. */
+  pokemonsA: string[];
+  /** Owned by B, going to A. */
+  pokemonsB: string[];
+}
+
+export interface Exchange extends NewExchange {
+  id: string;
+  createdAt: string;
+}
+
+/** A listed Pokémon that its stated trainer did not own when the exchange ran. */
+export interface OwnershipConflict {
+  pokemon: string;
+  expectedOwner: string;
+  owner: string;
+}
+
+export type CreateExchangeResult =
+  | { status: 'created'; exchange: Exchange }
+  | { status: 'unknown'; trainers: string[]; pokemon: string[] }
+  | { status: 'conflict'; conflicts: OwnershipConflict[] };
+
+type ExchangeRow = {
+  id: string;
+  trainer_a: string;
+  trainer_b: string;
+  pokemons_a: string[];
+  pokemons_b: string[];
+  created_at: string;
+};
+
+/** The columns every exchange read returns. */
+const EXCHANGE_COLUMNS = sql.raw('id, trainer_a, trainer_b, pokemons_a, pokemons_b, created_at');
+
+function toExchange(row: ExchangeRow): Exchange {
+  return {
+    id: row.id,
+    trainerA: row.trainer_a,
+    trainerB: row.trainer_b,
+    pokemonsA: row.pokemons_a,
+    pokemonsB: row.pokemons_b,
+    createdAt: new Date(row.created_at).toISOString(),
+  };
+}
+
+/** A fresh exchange id: `ex_` and 32 hex digits (122 random bits). */
+export function newExchangeId(): string {
+  return `ex_${crypto.randomUUID().replaceAll('-', '')}`;
+}
+
+/** Postgres broke a lock cycle by aborting this statement: nothing was written, so it can run again. */
+const DEADLOCK_DETECTED = '40P01';
+const ATTEMPTS = 3;
+
+/**
+ * Trades in one statement. The order of its steps is what keeps it correct under concurrency:
+ *
+ * 1. `trainer_locks` takes FOR KEY SHARE on both trainers, in id order. It blocks a concurrent
+ *    trainer delete (which needs FOR UPDATE) but not other exchanges, Pokémon creation or edits.
+ * 2. `pokemon_locks` runs only after that (its one-time filter reads `trainer_locks`) and takes
+ *    FOR UPDATE on every listed Pokémon in id order. Every exchange locks trainers before
+ *    Pokémon and Pokémon in id order, so two exchanges never wait on each other in a cycle.
+ *    Under READ COMMITTED a row changed by a transaction that committed meanwhile is re-read
+ *    at its latest version once locked (a deleted one drops out), so `owner_id` here is the
+ *    owner at the moment of the exchange, and nobody can change it until we commit.
+ * 3. `verdict` decides from those locked rows alone; the inserts and the UPDATE are gated on
+ *    it, so they write everything or nothing. Data-modifying CTEs cannot see each other's
+ *    effects, so the history rows take the new owner from the UPDATE's RETURNING.
+ *
+ * A trainer delete that removes Pokémon in its own order can still deadlock with an exchange
+ * that lists that trainer's Pokémon under someone else; Postgres aborts one of the two, and an
+ * aborted exchange wrote nothing, so it is retried (a rare extra round trip).
+ */
+export async function createExchange(db: Database, id: string, input: NewExchange): Promise<CreateExchangeResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await runExchange(db, id, input);
+    } catch (error) {
+      if (attempt === ATTEMPTS || sqlState(error) !== DEADLOCK_DETECTED) throw error;
+    }
+  }
+}
+
+async function runExchange(db: Database, id: string, { trainerA, trainerB, pokemonsA, pokemonsB }: NewExchange): Promise<CreateExchangeResult> {
+  const a = sql.param(pokemonsA);
+  const b = sql.param(pokemonsB);
+  const { rows } = await db.execute<{
+    created_at: string | null;
+    unknown_trainers: string[];
+    unknown_pokemon: string[];
+    conflicts: OwnershipConflict[] | null;
+  }>(sql`
+    WITH trainer_locks AS MATERIALIZED (
+      SELECT id FROM trainers WHERE id IN (${trainerA}, ${trainerB}) ORDER BY id FOR KEY SHARE
+    ),
+    moves AS (
+      SELECT id, ${trainerA}::text AS from_id, ${trainerB}::text AS to_id FROM unnest(${a}::text[]) AS id
+      UNION ALL
+      SELECT id, ${trainerB}::text, ${trainerA}::text FROM unnest(${b}::text[]) AS id
+    ),
+    pokemon_locks AS MATERIALIZED (
+      SELECT id, owner_id FROM pokemon
+      WHERE id = ANY (${a}::text[] || ${b}::text[]) AND (SELECT count(*) FROM trainer_locks) >= 0
+      ORDER BY id FOR UPDATE
+    ),
+    checked AS MATERIALIZED (
+      SELECT m.id, m.from_id, m.to_id, l.owner_id FROM moves m LEFT JOIN pokemon_locks l USING (id)
+    ),
+    verdict AS MATERIALIZED (
+      SELECT (SELECT count(*) FROM trainer_locks) = 2 AND bool_and(owner_id IS NOT DISTINCT FROM from_id) AS ok FROM checked
+    ),
+    exchange AS (
+      INSERT INTO exchanges (id, trainer_a, trainer_b, pokemons_a, pokemons_b)
+      SELECT ${id}, ${trainerA}, ${trainerB}, ${a}::text[], ${b}::text[] FROM verdict WHERE ok
+      RETURNING id, created_at
+    ),
+    moved AS (
+      UPDATE pokemon p SET owner_id = c.to_id, date_of_ownership = (now() AT TIME ZONE 'UTC')::date, updated_at = now()
+      FROM checked c
+      WHERE p.id = c.id AND p.id = ANY (${a}::text[] || ${b}::text[]) AND (SELECT ok FROM verdict)
+      RETURNING p.id, p.owner_id, p.date_of_ownership
+    ),
+    history AS (
+      INSERT INTO ownership_history (pokemon_id, trainer_id, acquired_on, source, exchange_id)
+      SELECT m.id, m.owner_id, m.date_of_ownership, 'exchanged', e.id FROM moved m CROSS JOIN exchange e
+    )
+    SELECT (SELECT created_at FROM exchange) AS created_at,
+      ARRAY(SELECT t FROM unnest(ARRAY[${trainerA}, ${trainerB}]::text[]) AS t WHERE t NOT IN (SELECT id FROM trainer_locks)) AS unknown_trainers,
+      ARRAY(SELECT id FROM checked WHERE owner_id IS NULL) AS unknown_pokemon,
+      (SELECT json_agg(json_build_object('pokemon', id, 'expectedOwner', from_id, 'owner', owner_id))
+         FROM checked WHERE owner_id <> from_id) AS conflicts`);
+  const row = rows[0]!;
+  if (row.created_at !== null) {
+    return { status: 'created', exchange: { id, trainerA, trainerB, pokemonsA, pokemonsB, createdAt: new Date(row.created_at).toISOString() } };
+  }
+  if (row.unknown_trainers.length > 0 || row.unknown_pokemon.length > 0) {
+    return { status: 'unknown', trainers: row.unknown_trainers, pokemon: row.unknown_pokemon };
+  }
+  return { status: 'conflict', conflicts: row.conflicts ?? [] };
+}
+
+/** One exchange, or `undefined`. */
+export async function getExchange(db: Database, id: string): Promise<Exchange | undefined> {
+  const { rows } = await db.execute<ExchangeRow>(sql`SELECT ${EXCHANGE_COLUMNS} FROM exchanges WHERE id = ${id}`);
+  return rows[0] && toExchange(rows[0]);
+}
+
+/**
+ * A page of exchanges, newest first (`limit + 1` rows, to tell whether another page follows),
+ * optionally only those `trainer` took part in. The cursor is the last exchange's id; the
+ * keyset is its `(created_at, id)`. With a trainer, each side's index yields its newest rows
+ * and the two short lists are merged, so a page costs the same however long the history.
+ */
+export async function listExchanges(db: Database, options: { limit: number; after?: string | undefined; trainer?: string | undefined }): Promise<Exchange[]> {
+  const after =
+    options.after === undefined
+      ? sql`true`
+      : sql`(created_at, id) < (SELECT c.created_at, c.id FROM exchanges c WHERE c.id = ${options.after})`;
+  const newest = (side: string | undefined) => sql`
+    SELECT ${EXCHANGE_COLUMNS} FROM exchanges
+    WHERE ${side === undefined ? sql`true` : sql`${sql.identifier(side)} = ${options.trainer}`} AND ${after}
+    ORDER BY created_at DESC, id DESC LIMIT ${options.limit + 1}`;
+  const query =
+    options.trainer === undefined
+      ? newest(undefined)
+      : sql`(${newest('trainer_a')}) UNION ALL (${newest('trainer_b')}) ORDER BY created_at DESC, id DESC LIMIT ${options.limit + 1}`;
+  const { rows } = await db.execute<ExchangeRow>(query);
+  return rows.map(toExchange);
+}

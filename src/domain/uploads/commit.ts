@@ -1,0 +1,228 @@
+/**
+ * Committing a staged upload: every row in one SQL statement, so in one transaction.
+ *
+ * The statement re-checks the rows against the database as it is now (ids taken meanwhile,
+ * owners deleted meanwhile) and writes nothing if any row conflicts; otherwise it claims the
+ * upload in `upload_commits` and writes the rows and their ownership history. The claim gates
+ * the writes: a concurrent commit of the same upload waits on the claim's key, finds it taken
+ * and writes nothing; a repeated one finds the recorded result. So an upload is applied exactly
+ * once, whatever happens to Redis around it.
+ *
+ * Rows travel as one array-literal parameter per column (see `chunks.ts`). An upload that fits
+ * one request (≤ {@link CHUNKS_PER_PART} chunks, 8 MiB: about 150,000 typical Pokémon rows) is
+ * committed in that one request. A larger one is first sent in parts to `upload_parts` (not data
+ * yet), then the same single statement reads them from there: still one transaction.
+ */
+import { sql, type SQL } from 'drizzle-orm';
+import { uploadCommits, uploadParts } from '../../db/uploads-schema.ts';
+import type { Cache } from '../../platform/cache.ts';
+import { sqlState, type Database } from '../../platform/database.ts';
+import { Problem } from '../../platform/problem.ts';
+import { CHUNKS_PER_PART, joinChunks, type Chunk } from './chunks.ts';
+import type { UploadType } from './kinds.ts';
+import { MAX_LISTED_ERRORS } from './stage.ts';
+import { markCommitted, readChunks, readMetaAndChunks, type UploadMeta } from './staging.ts';
+
+/** A row the database refused at commit time. */
+export interface Conflict {
+  id: string;
+  column: string;
+  value: string;
+  detail: string;
+}
+
+type Recorded = {
+  inserted: number;
+  updated: number;
+  committed_at: string;
+};
+
+type CommitRow = {
+  /** The upload was committed before this statement started. */
+  done: Recorded | null;
+  /** This statement committed it. */
+  claimed: Recorded | null;
+  conflict_count: number;
+  conflicts: Conflict[] | null;
+  rows: number;
+};
+
+/** The staged columns as Postgres reads them: name and type, in staged order. */
+const INPUT_COLUMNS: Record<UploadType, [name: string, type: string][]> = {
+  trainer: [
+    ['id', 'text'],
+    ['first_name', 'text'],
+    ['last_name', 'text'],
+    ['date_of_birth', 'date'],
+  ],
+  pokemon: [
+    ['id', 'text'],
+    ['nickname', 'text'],
+    ['species', 'text'],
+    ['level', 'int'],
+    ['owner_id', 'text'],
+    ['date_of_ownership', 'date'],
+  ],
+};
+
+const expired = (id: string) => new Problem('not-found', `There is no staged upload "${id}" (it may have expired).`);
+
+/** Where the statement reads the rows from: parameters, or parts sent earlier. */
+type RowSource = { params: string[] } | { parts: true };
+
+function inputQuery(type: UploadType, uploadId: string, source: RowSource): SQL {
+  const columns = INPUT_COLUMNS[type];
+  const alias = sql.raw(`r(${columns.map(([name]) => name).join(', ')})`);
+  if ('params' in source) {
+    const arrays = columns.map(([, pgType], i) => sql`${source.params[i]}::${sql.raw(pgType)}[]`);
+    return sql`SELECT * FROM unnest(${sql.join(arrays, sql`, `)}) AS ${alias}`;
+  }
+  const arrays = columns.map(([, pgType], i) => sql.raw(`p.columns[${i + 1}]::${pgType}[]`));
+  return sql`SELECT r.* FROM ${uploadParts} p, unnest(${sql.join(arrays, sql`, `)}) AS ${alias} WHERE p.upload_id = ${uploadId}`;
+}
+
+/** `existing`, `conflicts` and the writes (gated on `claim`) for trainers. */
+function trainerCtes(update: boolean) {
+  return {
+    checks: sql`
+      existing AS (SELECT t.id FROM trainers t WHERE t.id IN (SELECT id FROM input)),
+      conflicts AS (
+        SELECT e.id, 'id' AS column, e.id AS value, 'already exists' AS detail FROM existing e WHERE ${sql.raw(String(!update))}
+      )`,
+    writes: sql`
+      written AS (
+        INSERT INTO trainers (id, first_name, last_name, date_of_birth)
+        SELECT id, first_name, last_name, date_of_birth FROM input WHERE EXISTS (SELECT 1 FROM claim)
+        ${update ? sql`ON CONFLICT (id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,
+          date_of_birth = excluded.date_of_birth, updated_at = now()` : sql``}
+        RETURNING id
+      )`,
+  };
+}
+
+/** The same for Pokémon, whose every new owner also gets an ownership-history row. */
+function pokemonCtes(update: boolean) {
+  return {
+    checks: sql`
+      existing AS (SELECT p.id, p.owner_id FROM pokemon p WHERE p.id IN (SELECT id FROM input)),
+      resolved AS (SELECT i.*, s.dex_number FROM input i LEFT JOIN species s ON s.slug = i.species),
+      conflicts AS (
+        SELECT e.id, 'id' AS column, e.id AS value, 'already exists' AS detail FROM existing e WHERE ${sql.raw(String(!update))}
+        UNION ALL
+        SELECT r.id, 'species', r.species, 'is not a species in the Pokédex' FROM resolved r WHERE r.dex_number IS NULL
+        UNION ALL
+        SELECT i.id, 'owner', i.owner_id, 'is not the id of a trainer' FROM input i
+        WHERE NOT EXISTS (SELECT 1 FROM trainers t WHERE t.id = i.owner_id)
+      )`,
+    writes: sql`
+      written AS (
+        INSERT INTO pokemon (id, nickname, species_number, level, owner_id, date_of_ownership)
+        SELECT id, nickname, dex_number, level, owner_id, date_of_ownership FROM resolved WHERE EXISTS (SELECT 1 FROM claim)
+        ${update ? sql`ON CONFLICT (id) DO UPDATE SET nickname = excluded.nickname, species_number = excluded.species_number,
+          level = excluded.level, owner_id = excluded.owner_id, date_of_ownership = excluded.date_of_ownership, updated_at = now()` : sql``}
+        RETURNING id, owner_id, date_of_ownership
+      ),
+      history AS (
+        INSERT INTO ownership_history (pokemon_id, trainer_id, acquired_on, source)
+        SELECT w.id, w.owner_id, w.date_of_ownership, 'uploaded' FROM written w
+        ${update ? sql`LEFT JOIN existing e ON e.id = w.id WHERE e.id IS NULL OR e.owner_id <> w.owner_id` : sql``}
+      )`,
+  };
+}
+
+/** The commit statement: check, claim, write, and (for parts) clean up, in one round trip. */
+async function runCommit(db: Database, meta: UploadMeta, source: RowSource): Promise<CommitRow> {
+  const { checks, writes } = (meta.type === 'trainer' ? trainerCtes : pokemonCtes)(meta.onConflict === 'update');
+  const cleanup = 'parts' in source
+    ? sql`, cleanup AS (DELETE FROM ${uploadParts} WHERE upload_id = ${meta.id} OR created_at < now() - interval '1 day')`
+    : sql``;
+  const result = await db.execute<CommitRow>(sql`
+    WITH done AS (SELECT inserted, updated, committed_at FROM ${uploadCommits} WHERE upload_id = ${meta.id}),
+    input AS MATERIALIZED (${inputQuery(meta.type, meta.id, source)}),
+    ${checks},
+    claim AS (
+      INSERT INTO ${uploadCommits} (upload_id, type, inserted, updated)
+      SELECT ${meta.id}, ${meta.type}, c.rows - c.existing, c.existing
+      FROM (SELECT (SELECT count(*) FROM input) AS rows, (SELECT count(*) FROM existing) AS existing) c
+      WHERE c.rows = ${meta.rows} AND NOT EXISTS (SELECT 1 FROM done) AND NOT EXISTS (SELECT 1 FROM conflicts)
+      ON CONFLICT (upload_id) DO NOTHING
+      RETURNING inserted, updated, committed_at
+    ),
+    ${writes}
+    ${cleanup}
+    SELECT (SELECT row_to_json(d) FROM done d) AS done,
+           (SELECT row_to_json(c) FROM claim c) AS claimed,
+           (SELECT count(*)::int FROM conflicts) AS conflict_count,
+           (SELECT json_agg(x) FROM (SELECT * FROM conflicts LIMIT ${MAX_LISTED_ERRORS}) x) AS conflicts,
+           (SELECT count(*)::int FROM input) AS rows`);
+  return result.rows[0]!;
+}
+
+/**
+ * Runs the statement; if a row it checked was taken or removed by a concurrent transaction
+ * before it wrote (the database refuses with a unique or foreign-key violation, and rolls back),
+ * runs it once more: it then sees that transaction's rows and lists every conflict.
+ */
+async function commitOnce(db: Database, meta: UploadMeta, source: RowSource): Promise<CommitRow> {
+  try {
+    return await runCommit(db, meta, source);
+  } catch (error) {
+    if (sqlState(error) !== '23505' && sqlState(error) !== '23503') throw error;
+    return runCommit(db, meta, source);
+  }
+}
+
+/** Sends an upload too large for one request to `upload_parts`, a part (one round trip to each service) at a time. */
+async function sendParts(db: Database, cache: Cache, meta: UploadMeta, first: Chunk[]): Promise<RowSource> {
+  const width = INPUT_COLUMNS[meta.type].length;
+  for (let part = 0, from = 0; from < meta.chunks; part += 1, from += CHUNKS_PER_PART) {
+    const chunks = part === 0 ? first : await readChunks(cache, meta.id, from, CHUNKS_PER_PART);
+    if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks - from)) throw expired(meta.id);
+    const columns = joinChunks(chunks, width).map((literal) => sql`${literal}`);
+    await db.execute(sql`
+      INSERT INTO ${uploadParts} (upload_id, part, columns) VALUES (${meta.id}, ${part}, ARRAY[${sql.join(columns, sql`, `)}]::text[])
+      ON CONFLICT (upload_id, part) DO UPDATE SET columns = excluded.columns, created_at = now()`);
+  }
+  return { parts: true };
+}
+
+/** The recorded result of a commit made by another request. */
+async function readRecorded(db: Database, id: string): Promise<Recorded | undefined> {
+  const result = await db.execute<Recorded>(sql`SELECT inserted, updated, committed_at FROM ${uploadCommits} WHERE upload_id = ${id}`);
+  return result.rows[0];
+}
+
+/**
+ * Commits a staged upload (see the module comment). Round trips for an upload of up to
+ * 8 MiB staged: one to Redis to read it, one statement, one to Redis to record the result.
+ * @returns the upload's status, now `committed`.
+ * @throws Problem 404 (unknown or expired), 409 (rows the database refuses: nothing written, still staged).
+ */
+export async function commitUpload(db: Database, cache: Cache, id: string): Promise<UploadMeta> {
+  const { meta, chunks } = await readMetaAndChunks(cache, id, CHUNKS_PER_PART);
+  if (!meta) throw expired(id);
+  if (meta.status === 'committed') return meta;
+  if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks)) throw expired(id);
+  const source =
+    meta.chunks <= CHUNKS_PER_PART ? { params: joinChunks(chunks, INPUT_COLUMNS[meta.type].length) } : await sendParts(db, cache, meta, chunks);
+  const row = await commitOnce(db, meta, source);
+  if (!row.done && !row.claimed && row.conflict_count > 0) {
+    throw new Problem(
+      'conflict',
+      `${row.conflict_count} row${row.conflict_count === 1 ? '' : 's'} conflict with the database now; nothing was written. ` +
+        'The upload is still staged: fix the data and commit again.',
+      { uploadId: id, conflicts: row.conflicts ?? [], conflictCount: row.conflict_count },
+    );
+  }
+  const recorded = row.done ?? row.claimed ?? (await readRecorded(db, id));
+  if (!recorded) throw new Problem('conflict', `The staged rows of upload "${id}" changed while committing; nothing was written. Commit again.`);
+  const committed: UploadMeta = {
+    ...meta,
+    status: 'committed',
+    committedAt: new Date(recorded.committed_at).toISOString(),
+    inserted: recorded.inserted,
+    updated: recorded.updated,
+  };
+  await markCommitted(cache, committed);
+  return committed;
+}

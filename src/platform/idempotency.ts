@@ -1,0 +1,100 @@
+/**
+ * `Idempotency-Key` for unsafe routes: the first request with a key runs; a retry with the
+ * same key and body gets the first answer back without running again. State lives in Redis
+ * under `idem:<scope>:<key>`; each step is one cache round trip.
+ */
+import type { Context } from 'hono';
+import type { AppEnv } from '../env.ts';
+import { Problem, problemResponse } from './problem.ts';
+
+/** How long a finished answer is replayed. */
+const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+/**
+ * How long a request that has not finished holds its key. Far beyond any request (each round
+ * trip times out in seconds), yet a Worker that died mid-request frees the key in a minute
+ * instead of blocking retries for a day.
+ */
+const IN_FLIGHT_TTL_SECONDS = 60;
+
+/** Only these headers of the first answer are replayed; request ids and timings are per request. */
+const REPLAYED_HEADERS = ['Content-Type', 'Location'];
+
+type Entry =
+  | { state: 'in-flight'; bodyHash: string }
+  | { state: 'done'; bodyHash: string; status: number; headers: Record<string, string>; body: string };
+
+export interface IdempotencyOptions {
+  /** Keeps routes' keys apart, e.g. `exchanges`. */
+  scope: string;
+  /** The `Idempotency-Key` header; without one the request just runs. */
+  key: string | undefined;
+  /** The validated request; a retry must send the same. */
+  request: unknown;
+}
+
+/** JSON with object keys sorted, so the same request always hashes the same. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** The answer to a retry whose key is already taken. */
+function replay(entry: Entry, bodyHash: string): Response {
+  if (entry.bodyHash !== bodyHash) {
+    throw new Problem('validation-failed', 'This Idempotency-Key was already used with a different body; use a new key for a new request.', {
+      errors: [{ parameter: 'Idempotency-Key', detail: 'was used with a different body' }],
+    });
+  }
+  if (entry.state === 'in-flight') {
+    throw new Problem('conflict', 'A request with this Idempotency-Key is still being processed; retry shortly.', {}, { 'Retry-After': '1' });
+  }
+  return new Response(entry.body, { status: entry.status, headers: { ...entry.headers, 'Idempotent-Replayed': 'true' } });
+}
+
+/**
+ * Runs `run` at most once per key. The key is claimed and any earlier state read in one
+ * `SET … NX GET`; the answer (success or a 4xx problem) is stored for
+ * {@link IDEMPOTENCY_TTL_SECONDS}. On a 5xx or an unexpected error the key is released so
+ * the client can retry.
+ */
+export async function idempotent<R extends Response>(c: Context<AppEnv>, options: IdempotencyOptions, run: () => Promise<R>): Promise<R> {
+  if (options.key === undefined) return run();
+  const slot = `idem:${options.scope}:${options.key}`;
+  const bodyHash = await sha256(canonicalJson(options.request));
+  const inFlight: Entry = { state: 'in-flight', bodyHash };
+  const previous = await c.var.cache.set<Entry>(slot, inFlight, { nx: true, get: true, ex: IN_FLIGHT_TTL_SECONDS });
+  // Typed as what `run` answers: a replay is that first answer, and a problem is one of its statuses.
+  if (previous !== null && previous !== 'OK') return replay(previous, bodyHash) as R;
+
+  let response: R;
+  try {
+    response = await run();
+  } catch (error) {
+    if (!(error instanceof Problem) || error.status >= 500) {
+      // Best effort: if the cache is down too, the short in-flight TTL frees the key.
+      await c.var.cache.del(slot).catch(() => undefined);
+      throw error;
+    }
+    response = problemResponse(c, error) as R;
+  }
+  const headers: Record<string, string> = {};
+  for (const name of REPLAYED_HEADERS) {
+    const value = response.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  const done: Entry = { state: 'done', bodyHash, status: response.status, headers, body: await response.clone().text() };
+  // The work is done and answered either way; a failed write only means a retry would run again.
+  await c.var.cache.set(slot, done, { ex: IDEMPOTENCY_TTL_SECONDS }).catch((error: unknown) => {
+    console.error(`[${c.get('requestId')}] could not store the idempotent answer`, error);
+  });
+  return response;
+}

@@ -1,0 +1,101 @@
+import type { RouteHandler } from '@hono/zod-openapi';
+import { commitUpload as commitStaged } from '../../domain/uploads/commit.ts';
+import { csvRecords } from '../../domain/uploads/csv.ts';
+import { UPLOAD_KINDS, UPLOAD_TYPES, type UploadType } from '../../domain/uploads/kinds.ts';
+import { uploadSettings } from '../../domain/uploads/settings.ts';
+import { stageUpload } from '../../domain/uploads/stage.ts';
+import { deleteUpload as deleteStaged, readMeta, type UploadMeta } from '../../domain/uploads/staging.ts';
+import type { Context } from 'hono';
+import type { AppEnv } from '../../env.ts';
+import { createDatabase } from '../../platform/database.ts';
+import { Problem } from '../../platform/problem.ts';
+import type * as routes from './uploads.routes.ts';
+
+/**
+ * A commit is one statement over up to ~150,000 rows (with their foreign-key checks): it needs
+ * longer than one ordinary round trip's timeout. Its round trips still count in `Server-Timing`.
+ */
+const COMMIT_TIMEOUT_MS = 60_000;
+
+function bulkDatabase(c: Context<AppEnv>) {
+  const timeout = Math.max(COMMIT_TIMEOUT_MS, Number(c.env.DEPENDENCY_TIMEOUT_MS) || 0);
+  return createDatabase({ ...c.env, DEPENDENCY_TIMEOUT_MS: String(timeout) }, c.var.roundTrips);
+}
+
+const notFound = (id: string) => new Problem('not-found', `There is no upload "${id}" (uploads are forgotten when they expire).`);
+
+/** The upload as the API shows it (without staging internals). */
+function toStatus({ chunks: _chunks, ...status }: UploadMeta) {
+  return status;
+}
+
+function missingType(): Problem {
+  return new Problem('validation-failed', 'Say what the rows are: ?type=trainer or ?type=pokemon.', {
+    errors: [{ parameter: 'type', detail: 'is required: trainer or pokemon' }],
+  });
+}
+
+/**
+ * The CSV bytes and the upload type, from a `text/csv` body (streamed) or from the original
+ * system's `multipart/form-data` form (fields `type` and `data`; the runtime buffers a form).
+ */
+async function readUploadBody(request: Request, queryType: UploadType | undefined, maxBytes: number) {
+  const declared = Number(request.headers.get('Content-Length'));
+  if (declared > maxBytes) throw new Problem('payload-too-large', `The file is larger than ${maxBytes} bytes.`, { maxBytes });
+  const contentType = (request.headers.get('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType === 'text/csv') {
+    if (!queryType) throw missingType();
+    return { type: queryType, body: request.body ?? new Blob([]).stream() };
+  }
+  if (contentType === 'multipart/form-data') {
+    const form = await request.formData().catch(() => {
+      throw new Problem('malformed-request', 'The multipart/form-data body could not be read.');
+    });
+    const formType = form.get('type') ?? queryType;
+    if (!formType) throw missingType();
+    if (!UPLOAD_TYPES.includes(formType as UploadType)) {
+      throw new Problem('validation-failed', 'The form field "type" must be trainer or pokemon.', {
+        errors: [{ pointer: '/type', detail: 'must be trainer or pokemon' }],
+      });
+    }
+    const data = form.get('data');
+    if (data === null) {
+      throw new Problem('validation-failed', 'The form has no "data" field (the CSV file).', { errors: [{ pointer: '/data', detail: 'is required' }] });
+    }
+    return { type: formType as UploadType, body: (typeof data === 'string' ? new Blob([data]) : data).stream() };
+  }
+  throw new Problem('unsupported-media-type', `Send the CSV as text/csv (or a multipart/form-data form)${contentType ? `, not ${contentType}` : ''}.`);
+}
+
+export const createUpload: RouteHandler<typeof routes.createUpload, AppEnv> = async (c) => {
+  const query = c.req.valid('query');
+  const settings = uploadSettings(c.env);
+  const { type, body } = await readUploadBody(c.req.raw, query.type, settings.maxBytes);
+  const { meta, preview } = await stageUpload(c.var.db, c.var.cache, {
+    kind: UPLOAD_KINDS[type],
+    onConflict: query.onConflict,
+    records: csvRecords(body, settings.maxBytes),
+    settings,
+  });
+  const upload = query.commit === 'true' ? await commitStaged(bulkDatabase(c), c.var.cache, meta.id) : meta;
+  return c.json({ ...toStatus(upload), preview }, 201, { Location: `/uploads/${upload.id}` });
+};
+
+export const getUpload: RouteHandler<typeof routes.getUpload, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const meta = await readMeta(c.var.cache, id);
+  if (!meta) throw notFound(id);
+  return c.json(toStatus(meta), 200);
+};
+
+export const commitUpload: RouteHandler<typeof routes.commitUpload, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const meta = await commitStaged(bulkDatabase(c), c.var.cache, id);
+  return c.json({ ...toStatus(meta), status: 'committed' as const, inserted: meta.inserted ?? 0, updated: meta.updated ?? 0 }, 200);
+};
+
+export const deleteUpload: RouteHandler<typeof routes.deleteUpload, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  if (!(await deleteStaged(c.var.cache, id))) throw notFound(id);
+  return c.body(null, 204);
+};

@@ -1,0 +1,157 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { UPLOAD_TYPES } from '../../domain/uploads/kinds.ts';
+import { problemContent } from '../../openapi/problem-schema.ts';
+
+const UploadStatusSchema = z
+  .object({
+    id: z.string().uuid(),
+    type: z.enum(UPLOAD_TYPES),
+    onConflict: z.enum(['error', 'update']),
+    status: z.enum(['staged', 'committed']),
+    rows: z.number().int().openapi({ example: 20 }),
+    createdAt: z.string().openapi({ format: 'date-time' }),
+    expiresAt: z.string().openapi({ format: 'date-time', description: 'When the upload (staged rows and this status) is forgotten.' }),
+    committedAt: z.string().optional().openapi({ format: 'date-time' }),
+    inserted: z.number().int().optional().openapi({ description: 'Rows created by the commit.' }),
+    updated: z.number().int().optional().openapi({ description: 'Existing rows changed by the commit (onConflict=update).' }),
+  })
+  .openapi('UploadStatus');
+
+const StagedUploadSchema = UploadStatusSchema.extend({
+  preview: z
+    .array(z.record(z.string(), z.union([z.string(), z.number()])))
+    .openapi({ description: 'The first rows as they will be written.' }),
+}).openapi('StagedUpload');
+
+const CommittedSchema = z
+  .object({ status: z.literal('committed'), inserted: z.number().int(), updated: z.number().int() })
+  .extend(UploadStatusSchema.shape)
+  .openapi('CommittedUpload');
+
+const RowErrorsProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    errors: z.array(
+      z.object({
+        line: z.number().int().openapi({ description: 'Line of the file the row starts on; the header is line 1.' }),
+        column: z.string().openapi({ example: 'dateOfBirth' }),
+        value: z.string().openapi({ example: '31-02-2001' }),
+        detail: z.string().openapi({ example: 'must be a real date written YYYY-MM-DD' }),
+      }),
+    ),
+    errorCount: z.number().int().openapi({ description: 'Every error found; `errors` lists the first 1,000 by line.' }),
+  })
+  .passthrough()
+  .openapi('UploadValidationProblem');
+
+const ConflictProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    uploadId: z.string().uuid(),
+    conflicts: z.array(z.object({ id: z.string(), column: z.string(), value: z.string(), detail: z.string() })),
+    conflictCount: z.number().int(),
+  })
+  .passthrough()
+  .openapi('UploadConflictProblem');
+
+const UploadParams = z.object({ id: z.string().uuid().openapi({ param: { name: 'id', in: 'path' } }) });
+
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
+const problem = (description: string) => ({ description, content: problemContent });
+const conflict = {
+  description: 'The database refuses some rows now (an id taken, an owner deleted): nothing was written, the upload stays staged.',
+  content: { 'application/problem+json': { schema: ConflictProblemSchema } },
+};
+
+const TRAINER_CSV = 'id,firstName,lastName,dateOfBirth\r\ntrainer1,Ash,Ketchum,22-05-2010\r\ntrainer2,Misty,Waterflower,2011-07-03';
+
+export const createUpload = createRoute({
+  method: 'post',
+  path: '/uploads',
+  tags: ['Uploads'],
+  summary: 'Upload a CSV of trainers or Pokémon',
+  description:
+    'The body is the CSV file (`text/csv`), or a `multipart/form-data` form with fields `type` and `data` (the file). ' +
+    'Header row required; columns by name, in any order. Trainers: `id,firstName,lastName,dateOfBirth`; Pokémon: ' +
+    '`id,nickname,species,level,owner,dateOfOwnership`. Dates `YYYY-MM-DD` or `DD-MM-YYYY`. Every row is checked; ' +
+    'if any is invalid nothing is staged and the 422 lists every error. Otherwise the rows are staged until `expiresAt`: ' +
+    'commit them with `POST /uploads/{id}/commit`, or send `commit=true` to do it in this request.',
+  request: {
+    query: z.object({
+      type: z.enum(UPLOAD_TYPES, { error: 'must be trainer or pokemon' }).optional().openapi({ description: 'What the rows are; with a form it may be the `type` field instead.' }),
+      onConflict: z
+        .enum(['error', 'update'], { error: 'must be error or update' })
+        .default('error')
+        .openapi({ description: '`update`: rows whose id exists update them instead of being errors.' }),
+      commit: z.enum(['true', 'false'], { error: 'must be true or false' }).default('false').openapi({ description: 'Also commit, in this request.' }),
+    }),
+    // Plain OpenAPI schemas (not zod): they document the body without a validator buffering it.
+    body: {
+      required: true,
+      content: {
+        'text/csv': { schema: { type: 'string', example: TRAINER_CSV } },
+        'multipart/form-data': {
+          schema: {
+            type: 'object',
+            required: ['data'],
+            properties: { type: { type: 'string', enum: [...UPLOAD_TYPES] }, data: { type: 'string', format: 'binary' } },
+          },
+        },
+      },
+    },
+  },
+  responses: {
+    201: json(StagedUploadSchema, 'Staged (or, with `commit=true`, committed); `Location` names the upload.'),
+    409: conflict,
+    413: problem('The body is over `UPLOAD_MAX_BYTES` or has more than `UPLOAD_MAX_ROWS` rows.'),
+    415: problem('The body is neither `text/csv` nor `multipart/form-data`.'),
+    422: { description: 'Invalid file, header or rows; nothing staged. `errors` lists them.', content: { 'application/problem+json': { schema: RowErrorsProblemSchema } } },
+  },
+});
+
+export const getUpload = createRoute({
+  method: 'get',
+  path: '/uploads/{id}',
+  tags: ['Uploads'],
+  summary: 'Get an upload’s status',
+  request: { params: UploadParams },
+  responses: {
+    200: json(UploadStatusSchema, 'The upload.'),
+    404: problem('No such upload, or it expired.'),
+  },
+});
+
+export const commitUpload = createRoute({
+  method: 'post',
+  path: '/uploads/{id}/commit',
+  tags: ['Uploads'],
+  summary: 'Commit a staged upload',
+  description:
+    'Writes every staged row in one transaction, with an ownership-history row (`uploaded`) for each new owner. ' +
+    'Exactly once: committing again, even concurrently, writes nothing more and answers the same.',
+  request: { params: UploadParams },
+  responses: {
+    200: json(CommittedSchema, 'Committed.'),
+    404: problem('No such upload, or it expired.'),
+    409: conflict,
+  },
+});
+
+export const deleteUpload = createRoute({
+  method: 'delete',
+  path: '/uploads/{id}',
+  tags: ['Uploads'],
+  summary: 'Discard an upload',
+  description: 'Removes the staged rows (and the status). Rows already committed stay.',
+  request: { params: UploadParams },
+  responses: {
+    204: { description: 'Discarded.' },
+    404: problem('No such upload, or it expired.'),
+  },
+});

@@ -1,0 +1,297 @@
+import { describe, expect, it } from 'vitest';
+import { call, callWithBindings, expectProblem, roundTrips } from './support/api.ts';
+import { createTrainer, uniqueId } from './support/fixtures.ts';
+
+const TRAINER_HEADER = 'id,firstName,lastName,dateOfBirth';
+const POKEMON_HEADER = 'id,nickname,species,level,owner,dateOfOwnership';
+const SPECIES = ['Pikachu', 'Bulbasaur', 'Charmander', 'Squirtle', 'Mr. Mime', 'Eevee', 'Snorlax', 'Gengar', "Farfetch'd", 'Jigglypuff'];
+
+const csv = { 'Content-Type': 'text/csv' };
+
+/** POSTs a CSV body to /uploads?<query>. */
+function upload(query: string, body: string, init: RequestInit = {}) {
+  return call(`/uploads?${query}`, { method: 'POST', body, headers: csv, ...init });
+}
+
+function commit(id: string) {
+  return call(`/uploads/${id}/commit`, { method: 'POST' });
+}
+
+/** The original system's sample shape: DD-MM-YYYY dates, CRLF, no trailing newline. */
+function trainerFile(prefix: string, count: number): string {
+  const rows = Array.from({ length: count }, (_, i) => `${prefix}-${i},Trainer${i},Surname${i},${String((i % 28) + 1).padStart(2, '0')}-0${(i % 9) + 1}-199${i % 10}`);
+  return [TRAINER_HEADER, ...rows].join('\r\n');
+}
+
+function pokemonFile(prefix: string, count: number, owners: string[]): string {
+  const rows = Array.from(
+    { length: count },
+    (_, i) => `${prefix}-${i},Nick${i},${SPECIES[i % SPECIES.length]},${(i % 100) + 1},${owners[i % owners.length]},${String((i % 28) + 1).padStart(2, '0')}-0${(i % 9) + 1}-2020`,
+  );
+  return [POKEMON_HEADER, ...rows].join('\r\n');
+}
+
+/** Stages a CSV (asserting 201) and returns the upload. */
+async function stage(query: string, body: string) {
+  const response = await upload(query, body);
+  expect(response.status, await response.clone().text()).toBe(201);
+  return (await response.json()) as Record<string, any>;
+}
+
+async function trainerExists(id: string): Promise<boolean> {
+  const response = await call(`/trainers/${id}`);
+  await response.body?.cancel();
+  return response.status === 200;
+}
+
+describe('CSV uploads: stage and commit', () => {
+  it('stages and commits the original sample files (20 trainers, 12 Pokémon)', async () => {
+    const prefix = uniqueId('sample');
+    const staged = await stage('type=trainer', trainerFile(prefix, 20));
+    expect(staged).toMatchObject({ type: 'trainer', status: 'staged', rows: 20, id: expect.any(String), expiresAt: expect.any(String) });
+    expect(staged.preview[0]).toEqual({ id: `${prefix}-0`, firstName: 'Trainer0', lastName: 'Surname0', dateOfBirth: '1990-01-01' });
+    expect(await trainerExists(`${prefix}-0`)).toBe(false);
+
+    const committed = await commit(staged.id);
+    expect(committed.status).toBe(200);
+    expect(await committed.json()).toMatchObject({ status: 'committed', inserted: 20, updated: 0, committedAt: expect.any(String) });
+    expect(await trainerExists(`${prefix}-19`)).toBe(true);
+
+    const owners = [`${prefix}-0`, `${prefix}-1`, `${prefix}-2`];
+    const pokemon = await stage('type=pokemon', pokemonFile(`${prefix}-pk`, 12, owners));
+    expect(pokemon.preview[4]).toMatchObject({ species: 'Mr. Mime', level: 5, owner: `${prefix}-1` });
+    expect(((await (await commit(pokemon.id)).json()) as { inserted: number }).inserted).toBe(12);
+    const owner = (await (await call(`/trainers/${prefix}-0`)).json()) as { pokemonCount: number };
+    expect(owner.pokemonCount).toBe(4);
+
+    const status = await call(`/uploads/${pokemon.id}`);
+    expect(await status.json()).toMatchObject({ status: 'committed', rows: 12, inserted: 12 });
+    expect(roundTrips(status)).toEqual({ db: 0, cache: 1 });
+  });
+
+  it('accepts the original multipart form (fields type and data)', async () => {
+    const form = new FormData();
+    form.set('type', 'trainer');
+    form.set('data', new Blob([trainerFile(uniqueId('form'), 3)], { type: 'text/csv' }), 'trainers.csv');
+    const response = await call('/uploads', { method: 'POST', body: form });
+    expect(response.status, await response.clone().text()).toBe(201);
+    expect(await response.json()).toMatchObject({ type: 'trainer', rows: 3 });
+  });
+
+  it('reads quoted fields with commas, quotes and line breaks, a BOM, LF endings and columns in any order', async () => {
+    const id = uniqueId('quoted');
+    const body = `\uFEFFdateOfBirth,lastName,id,firstName\n2001-02-03,"Oak, ""Professor""\nof Pallet",${id},"Sam\r\nuel"\n`;
+    const staged = await stage('type=trainer', body);
+    expect(staged.preview).toEqual([{ id, firstName: 'Sam\r\nuel', lastName: 'Oak, "Professor"\nof Pallet', dateOfBirth: '2001-02-03' }]);
+    expect((await commit(staged.id)).status).toBe(200);
+    expect(await (await call(`/trainers/${id}`)).json()).toMatchObject({ firstName: 'Sam\r\nuel', lastName: 'Oak, "Professor"\nof Pallet' });
+  });
+
+  it('commits in one step with commit=true', async () => {
+    const prefix = uniqueId('onestep');
+    const response = await upload('type=trainer&commit=true', trainerFile(prefix, 5));
+    expect(response.status).toBe(201);
+    expect(await response.json()).toMatchObject({ status: 'committed', inserted: 5, rows: 5 });
+    expect(await trainerExists(`${prefix}-4`)).toBe(true);
+  });
+
+  it('updates existing rows with onConflict=update', async () => {
+    const trainer = await createTrainer({ firstName: 'Old' });
+    const body = `${TRAINER_HEADER}\n${trainer.id},New,Name,2000-01-01\n${trainer.id}-new,Fresh,Name,2000-01-01`;
+    const response = await upload('type=trainer&onConflict=update&commit=true', body);
+    expect(await response.json()).toMatchObject({ status: 'committed', inserted: 1, updated: 1 });
+    expect(await (await call(`/trainers/${trainer.id}`)).json()).toMatchObject({ firstName: 'New', lastName: 'Name' });
+  });
+
+  it('discards a staged upload with DELETE', async () => {
+    const staged = await stage('type=trainer', trainerFile(uniqueId('discard'), 2));
+    expect((await call(`/uploads/${staged.id}`, { method: 'DELETE' })).status).toBe(204);
+    await expectProblem(await call(`/uploads/${staged.id}`), 404);
+    await expectProblem(await commit(staged.id), 404);
+    await expectProblem(await call(`/uploads/${staged.id}`, { method: 'DELETE' }), 404);
+  });
+});
+
+describe('CSV uploads: validation', () => {
+  it('reports every bad row with its line, stages nothing and writes nothing', async () => {
+    const prefix = uniqueId('bad');
+    const existing = await createTrainer();
+    const owner = await createTrainer();
+    const lines = [
+      POKEMON_HEADER,
+      `${prefix}-1,Good,Pikachu,5,${owner.id},2020-01-01`, // line 2: valid
+      `${prefix}-2,"Two\nlines",Pikachu,0,${owner.id},31-02-2020`, // line 3 (spans 3–4): level, date
+      `${prefix}-1,Again,Pikachu,5,${owner.id},2020-01-01`, // line 5: duplicate id
+      `${prefix}-3,Ghost,Notamon,5,nobody-${prefix},2999-01-01`, // line 6: species, owner, date
+      `${prefix}-4,Short,Pikachu`, // line 7: field count
+      `${prefix}-5,,Pikachu,5,${owner.id},2020-01-01`, // line 8: nickname
+    ];
+    const response = await upload('type=pokemon', lines.join('\n'));
+    const problem = await expectProblem(response, 422);
+    expect(problem.errorCount).toBe(8);
+    expect(problem.errors.map((e: any) => [e.line, e.column])).toEqual([
+      [3, 'level'],
+      [3, 'dateOfOwnership'],
+      [5, 'id'],
+      [6, 'species'],
+      [6, 'owner'],
+      [6, 'dateOfOwnership'],
+      [7, ''],
+      [8, 'nickname'],
+    ]);
+    expect(problem.errors[2]).toEqual({ line: 5, column: 'id', value: `${prefix}-1`, detail: 'repeats the id on line 2' });
+    expect(problem.errors[3]).toMatchObject({ value: 'Notamon', detail: expect.stringContaining('Pokédex') });
+
+    // Ids that already exist are errors too (unless onConflict=update), found in the same batched query.
+    const taken = await upload('type=trainer', `${TRAINER_HEADER}\n${existing.id},A,B,2000-01-01\n${prefix}-t,A,B,2000-01-01`);
+    const takenProblem = await expectProblem(taken, 422);
+    expect(takenProblem.errors).toEqual([{ line: 2, column: 'id', value: existing.id, detail: expect.stringContaining('already exists') }]);
+    expect(roundTrips(taken)).toEqual({ db: 1, cache: 0 });
+    expect(await trainerExists(`${prefix}-t`)).toBe(false);
+  });
+
+  it('names missing, unknown and repeated columns', async () => {
+    const response = await upload('type=trainer', 'id,firstName,colour,id\nx,y,z,x');
+    const problem = await expectProblem(response, 422);
+    expect(problem.errors.map((e: any) => [e.column, e.detail])).toEqual([
+      ['colour', expect.stringContaining('is not a column')],
+      ['id', 'appears twice in the header'],
+      ['lastName', 'is missing from the header'],
+      ['dateOfBirth', 'is missing from the header'],
+    ]);
+  });
+
+  it('refuses empty files, header-only files, unknown types and malformed quoting', async () => {
+    await expectProblem(await upload('type=trainer', ''), 422);
+    await expectProblem(await upload('type=trainer', `${TRAINER_HEADER}\r\n`), 422);
+    const unknown = await expectProblem(await upload('type=dragon', `${TRAINER_HEADER}\nx,y,z,2000-01-01`), 422);
+    expect(unknown.errors).toEqual([{ parameter: 'type', detail: 'must be trainer or pokemon' }]);
+    await expectProblem(await upload('', `${TRAINER_HEADER}\nx,y,z,2000-01-01`), 422);
+    const quoting = await expectProblem(await upload('type=trainer', `${TRAINER_HEADER}\nx,"y"z,w,2000-01-01\nq,"open,w,2000-01-01`), 422);
+    expect(quoting.errors.map((e: any) => [e.line, e.column])).toEqual([
+      [2, 'firstName'],
+      [3, 'firstName'],
+    ]);
+  });
+
+  it('answers 415 to other content types and 413 past the byte and row limits', async () => {
+    await expectProblem(await upload('type=trainer', '{}', { headers: { 'Content-Type': 'application/json' } }), 415);
+    const body = trainerFile(uniqueId('limit'), 3);
+    const post = (bindings: Record<string, string>) =>
+      callWithBindings(bindings, '/uploads?type=trainer', { method: 'POST', body, headers: csv });
+    const tooBig = await expectProblem(await post({ UPLOAD_MAX_BYTES: '100' }), 413);
+    expect(tooBig.maxBytes).toBe(100);
+    await expectProblem(await post({ UPLOAD_MAX_ROWS: '2' }), 413);
+    // Without Content-Length the limit is enforced while streaming.
+    const stream = new Blob([body]).stream();
+    const streamed = await callWithBindings({ UPLOAD_MAX_BYTES: '100' }, '/uploads?type=trainer', {
+      method: 'POST', body: stream, headers: csv, duplex: 'half',
+    } as RequestInit);
+    await expectProblem(streamed, 413);
+  });
+});
+
+describe('CSV uploads: commit semantics', () => {
+  it('answers 409 for a conflict created after staging, writes nothing, and succeeds after the fix', async () => {
+    const prefix = uniqueId('race');
+    const staged = await stage('type=trainer', trainerFile(prefix, 3));
+    await createTrainer({ id: `${prefix}-1` });
+
+    const refused = await commit(staged.id);
+    const problem = await expectProblem(refused, 409);
+    expect(problem).toMatchObject({ uploadId: staged.id, conflictCount: 1, conflicts: [{ id: `${prefix}-1`, column: 'id' }] });
+    expect(await trainerExists(`${prefix}-0`)).toBe(false);
+    expect(await (await call(`/uploads/${staged.id}`)).json()).toMatchObject({ status: 'staged' });
+
+    expect((await call(`/trainers/${prefix}-1`, { method: 'DELETE' })).status).toBe(204);
+    const retried = await commit(staged.id);
+    expect(await retried.json()).toMatchObject({ status: 'committed', inserted: 3 });
+  });
+
+  it('answers 409 when an owner is deleted between staging and commit', async () => {
+    const owner = await createTrainer();
+    const staged = await stage('type=pokemon', pokemonFile(uniqueId('orphan'), 2, [owner.id]));
+    expect((await call(`/trainers/${owner.id}`, { method: 'DELETE' })).status).toBe(204);
+    const problem = await expectProblem(await commit(staged.id), 409);
+    expect(problem.conflicts).toEqual([
+      expect.objectContaining({ column: 'owner', value: owner.id }),
+      expect.objectContaining({ column: 'owner', value: owner.id }),
+    ]);
+  });
+
+  it('inserts the rows once when two commits race, and answers both the same', async () => {
+    const staged = await stage('type=trainer', trainerFile(uniqueId('twice'), 50));
+    const [a, b] = await Promise.all([commit(staged.id), commit(staged.id)]);
+    const [bodyA, bodyB] = [await a.json(), await b.json()];
+    expect([a.status, b.status]).toEqual([200, 200]);
+    expect(bodyA).toEqual(bodyB);
+    expect(bodyA).toMatchObject({ inserted: 50, updated: 0 });
+    const again = await commit(staged.id);
+    expect(await again.json()).toEqual(bodyA);
+    expect(roundTrips(again)).toEqual({ db: 0, cache: 1 });
+  });
+
+  it('forgets an upload when its TTL expires', async () => {
+    const response = await callWithBindings({ UPLOAD_TTL_SECONDS: '1' }, '/uploads?type=trainer', {
+      method: 'POST',
+      body: trainerFile(uniqueId('ttl'), 2),
+      headers: csv,
+    });
+    const { id } = (await response.json()) as { id: string };
+    expect((await call(`/uploads/${id}`)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    await expectProblem(await call(`/uploads/${id}`), 404);
+    await expectProblem(await commit(id), 404);
+  });
+
+  it('stages and commits 100,000 Pokémon in at most 5 round trips', { timeout: 60_000 }, async () => {
+    const prefix = uniqueId('bulk');
+    const trainers = await upload('type=trainer&commit=true', trainerFile(`${prefix}-t`, 1_000));
+    expect(trainers.status).toBe(201);
+    const owners = Array.from({ length: 1_000 }, (_, i) => `${prefix}-t-${i}`);
+
+    const staged = await upload('type=pokemon', pokemonFile(prefix, 100_000, owners));
+    expect(staged.status, await staged.clone().text()).toBe(201);
+    const { id, rows } = (await staged.json()) as { id: string; rows: number };
+    expect(rows).toBe(100_000);
+    const committed = await commit(id);
+    expect(committed.status, await committed.clone().text()).toBe(200);
+    expect(await committed.json()).toMatchObject({ inserted: 100_000 });
+
+    const [up, down] = [roundTrips(staged), roundTrips(committed)];
+    expect(up.db + up.cache + down.db + down.cache).toBeLessThanOrEqual(5);
+    const owner = (await (await call(`/trainers/${owners[7]}`)).json()) as { pokemonCount: number };
+    expect(owner.pokemonCount).toBe(100);
+  });
+
+  /** Trainers with 100-character names: 40,000 of them stage about 9.4 MB, more than one 8 MiB database request. */
+  function largeTrainerFile(prefix: string, count: number, lastLine?: string): string {
+    const name = 'N'.repeat(100);
+    const rows = Array.from({ length: count }, (_, i) => `${prefix}-${i},${name},${name},2000-01-01`);
+    if (lastLine) rows.push(lastLine);
+    return [TRAINER_HEADER, ...rows].join('\n');
+  }
+
+  it('takes back chunks it staged while reading when a later row is invalid', { timeout: 60_000 }, async () => {
+    const prefix = uniqueId('late');
+    const response = await upload('type=trainer', largeTrainerFile(prefix, 40_000, `${prefix}-x,A,B,not-a-date`));
+    const problem = await expectProblem(response, 422);
+    expect(problem.errors).toEqual([expect.objectContaining({ line: 40_002, column: 'dateOfBirth' })]);
+    // One write of the first 8 MiB while reading, one delete of it: nothing stays staged.
+    expect(roundTrips(response)).toEqual({ db: 1, cache: 2 });
+  });
+
+  it('commits an upload too large for one database request in parts, in one transaction', { timeout: 60_000 }, async () => {
+    const prefix = uniqueId('parts');
+    const staged = await upload('type=trainer', largeTrainerFile(prefix, 40_000));
+    expect(staged.status, await staged.clone().text()).toBe(201);
+    expect(roundTrips(staged)).toEqual({ db: 1, cache: 2 });
+    const { id } = (await staged.json()) as { id: string };
+    const committed = await commit(id);
+    expect(committed.status, await committed.clone().text()).toBe(200);
+    expect(await committed.json()).toMatchObject({ inserted: 40_000 });
+    // Two parts (a Redis read and a database write each; the first read also fetched the status), the statement, the status.
+    expect(roundTrips(committed)).toEqual({ db: 3, cache: 3 });
+    expect(await trainerExists(`${prefix}-39999`)).toBe(true);
+  });
+});
