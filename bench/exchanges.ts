@@ -18,7 +18,8 @@ import http from 'node:http';
 import pg from 'pg';
 import { createExchange, newExchangeId, type NewExchange, type OwnershipConflict } from '../src/domain/exchanges.ts';
 import type { Database } from '../src/platform/database.ts';
-import { createScratchDatabase, startDevServer } from './support/processes.ts';
+import { createScratchDatabase } from '../local/scratch-database.ts';
+import { startDevServer } from './support/processes.ts';
 
 const serverUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';

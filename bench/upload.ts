@@ -9,11 +9,11 @@
  * scratch database is created and dropped); BENCH_REDIS_URL (default redis://127.0.0.1:6379/0);
  * BENCH_VERBOSE=1 shows wrangler's output.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
 import pg from 'pg';
-import { ROOT } from './support/processes.ts';
+import { createScratchDatabase } from '../local/scratch-database.ts';
+import { ROOT, startDevServer } from './support/processes.ts';
 
 const serverUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -45,15 +45,6 @@ function copyCsv(): string {
     lines.push(`${r.id},${r.nickname},${SPECIES_NUMBERS[r.species]},${r.level},${r.owner},2020-${pad(r.month)}-${pad(r.day)}`);
   }
   return lines.join('\n') + '\n';
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Every descendant process id of `pid`, read from /proc. */
@@ -113,34 +104,18 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
   return [result, (performance.now() - start) / 1000];
 }
 
-const scratch = `bench_upload_${Date.now()}`;
-const admin = new pg.Client({ connectionString: serverUrl });
-await admin.connect();
-await admin.query(`CREATE DATABASE ${scratch}`);
-const databaseUrl = Object.assign(new URL(serverUrl), { pathname: `/${scratch}` }).toString();
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const dev = spawn(process.execPath, ['local/dev.ts'], {
-  cwd: ROOT,
-  env: { ...process.env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, PORT: String(port), NEON_HTTP_PORT: '0', UPSTASH_PORT: '0' },
-  stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
-  detached: true,
-});
+const scratch = await createScratchDatabase(serverUrl, 'bench_upload');
+const databaseUrl = scratch.url;
+const dev = await startDevServer({ DATABASE_URL: databaseUrl, REDIS_URL: redisUrl });
+const base = dev.url;
 
 try {
-  // wrangler dev is up once /health answers.
-  for (let tries = 0; ; tries++) {
-    const ok = await fetch(`${base}/health`).then((r) => r.ok, () => false);
-    if (ok) break;
-    if (tries > 120) throw new Error('wrangler dev did not start');
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
   const trainersCsv = ['id,firstName,lastName,dateOfBirth', ...Array.from({ length: TRAINERS }, (_, i) => `trainer-${i},Ash${i},Ketchum,2000-01-01`)].join('\n');
   const setup = await fetch(`${base}/uploads?type=trainer&commit=true`, { method: 'POST', body: trainersCsv, headers: { 'Content-Type': 'text/csv' } });
   if (setup.status !== 201) throw new Error(`trainer setup failed: ${await setup.text()}`);
 
   const csv = uploadCsv();
-  const workerd = workerdPid(dev.pid!);
+  const workerd = workerdPid(dev.pid);
   resetPeak(workerd);
   const before = memory(workerd);
   const [staged, stageSeconds] = await timed(() => fetch(`${base}/uploads?type=pokemon`, { method: 'POST', body: csv, headers: { 'Content-Type': 'text/csv' } }));
@@ -174,14 +149,6 @@ try {
   console.log(`COPY    ${copySeconds.toFixed(2)} s   (psql \\copy, start-up included)`);
   console.log(`upload+commit/COPY = ${(total / copySeconds).toFixed(2)}`);
 } finally {
-  if (dev.pid) {
-    try {
-      process.kill(-dev.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
-  }
-  await new Promise((resolve) => dev.once('exit', resolve));
-  await admin.query(`DROP DATABASE IF EXISTS ${scratch} WITH (FORCE)`);
-  await admin.end();
+  await dev.stop();
+  await scratch.drop();
 }

@@ -5,30 +5,10 @@
  */
 import type { TestProject } from 'vitest/node';
 import { createServer, type Socket } from 'node:net';
-import pg from 'pg';
 import { migrate } from '../local/db-migrate.ts';
+import { createScratchDatabase } from '../local/scratch-database.ts';
 import { startStandins } from '../local/standins.ts';
 import './provided-context.ts';
-
-/** Creates an empty database next to the one `serverUrl` names; returns its URL and a dropper. */
-async function createScratchDatabase(serverUrl: string) {
-  const name = `pokemon_test_${Date.now()}_${Math.random().toString(36).slice(2, 8)}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: serverUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
-}
 
 /** A server that accepts connections and never replies, to test timeouts. */
 async function startBlackHole() {
@@ -50,7 +30,7 @@ async function startBlackHole() {
 
 export default async function setup(project: TestProject) {
   const serverUrl = process.env.TEST_DATABASE_URL;
-  const scratch = serverUrl ? await createScratchDatabase(serverUrl) : undefined;
+  const scratch = serverUrl ? await createScratchDatabase(serverUrl, 'pokemon_test') : undefined;
   const standins = await startStandins({ postgresUrl: scratch?.url, redisUrl: process.env.TEST_REDIS_URL });
   await migrate({ databaseUrl: standins.bindings.DATABASE_URL, fetchEndpoint: standins.bindings.NEON_FETCH_ENDPOINT });
   console.log(`[test] stand-ins on ${standins.engines}${scratch ? ` (database ${new URL(scratch.url).pathname.slice(1)})` : ''}`);

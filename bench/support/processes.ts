@@ -6,7 +6,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -57,6 +56,8 @@ function freePort(): Promise<number> {
 export interface DevServer {
   /** e.g. `http://127.0.0.1:40123` */
   url: string;
+  /** The `node local/dev.ts` process; wrangler and workerd run below it. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -74,7 +75,7 @@ export async function startDevServer(env: Record<string, string>): Promise<DevSe
     detached: true,
   });
   const url = `http://127.0.0.1:${port}`;
-  const server = { url, stop: () => stopProcess(child) };
+  const server = { url, pid: child.pid!, stop: () => stopProcess(child) };
   for (const deadline = Date.now() + 120_000; ; ) {
     if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) return server;
     if (child.exitCode !== null || Date.now() > deadline) {
@@ -83,25 +84,4 @@ export async function startDevServer(env: Record<string, string>): Promise<DevSe
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
-}
-
-/** Creates an empty database on the server `serverUrl` names; returns its URL and a dropper. */
-export async function createScratchDatabase(serverUrl: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `${prefix}_${Date.now()}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
-  await admin.connect();
-  try {
-    await admin.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await admin.end();
-  }
-  return {
-    url: Object.assign(new URL(serverUrl), { pathname: `/${name}` }).toString(),
-    async drop() {
-      const client = new pg.Client({ connectionString: serverUrl });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await client.end();
-    },
-  };
 }

@@ -20,6 +20,12 @@ export interface FieldDescription {
   format: 'text';
 }
 
+/** Copies the seven RowDescription keys (drivers add others of their own). */
+export function toFieldDescription(field: Omit<FieldDescription, 'format'>): FieldDescription {
+  const { name, dataTypeID, tableID, columnID, dataTypeSize, dataTypeModifier } = field;
+  return { name, dataTypeID, tableID, columnID, dataTypeSize, dataTypeModifier, format: 'text' };
+}
+
 /** A statement's result with every value in Postgres text output (or null). */
 export interface QueryResult {
   fields: FieldDescription[];

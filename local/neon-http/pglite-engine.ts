@@ -8,6 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import {
   parseCommandTag,
   startTransactionSql,
+  toFieldDescription,
   toPostgresError,
   type QueryResult,
   type SqlEngine,
@@ -37,15 +38,7 @@ async function runExtended(db: PGlite, { query, params }: SqlQuery): Promise<Que
   const description = messages.find((m): m is RowDescription => m.name === 'rowDescription');
   const complete = messages.find((m): m is CommandComplete => m.name === 'commandComplete');
   return {
-    fields: (description?.fields ?? []).map((f) => ({
-      name: f.name,
-      dataTypeID: f.dataTypeID,
-      tableID: f.tableID,
-      columnID: f.columnID,
-      dataTypeSize: f.dataTypeSize,
-      dataTypeModifier: f.dataTypeModifier,
-      format: 'text' as const,
-    })),
+    fields: (description?.fields ?? []).map(toFieldDescription),
     rows: messages.filter((m): m is DataRow => m.name === 'dataRow').map((m) => m.fields),
     ...parseCommandTag(complete?.text),
   };

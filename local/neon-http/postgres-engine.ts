@@ -5,6 +5,7 @@
 import pg from 'pg';
 import {
   startTransactionSql,
+  toFieldDescription,
   toPostgresError,
   type QueryResult,
   type SqlEngine,
@@ -26,15 +27,7 @@ async function runExtended(client: pg.PoolClient, { query, params }: SqlQuery): 
       queryMode: 'extended',
     } as pg.QueryArrayConfig);
     return {
-      fields: result.fields.map((f) => ({
-        name: f.name,
-        dataTypeID: f.dataTypeID,
-        tableID: f.tableID,
-        columnID: f.columnID,
-        dataTypeSize: f.dataTypeSize,
-        dataTypeModifier: f.dataTypeModifier,
-        format: 'text' as const,
-      })),
+      fields: result.fields.map(toFieldDescription),
       rows: result.rows as (string | null)[][],
       command: result.command ?? '',
       rowCount: result.rowCount ?? null,
