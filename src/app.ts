@@ -2,6 +2,7 @@ import { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
 import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './env.ts';
+import { sqlState } from './platform/database.ts';
 import { findDependencyError } from './platform/dependency-error.ts';
 import { requestContext } from './platform/middleware.ts';
 import { Problem, problemResponse } from './platform/problem.ts';
@@ -79,6 +80,10 @@ export function createApp() {
         c,
         new Problem('dependency-unavailable', `The ${name} did not answer; try again shortly.`, { dependency: name }, { 'Retry-After': '1' }),
       );
+    }
+    // Postgres's "data exception" class: a value the validators let through but the database refuses.
+    if (sqlState(error)?.startsWith('22')) {
+      return problemResponse(c, new Problem('validation-failed', 'A value in the request cannot be stored or compared by the database.'));
     }
     if (error instanceof HTTPException && error.status < 500) {
       const code = error.status === 413 ? 'payload-too-large' : error.status === 415 ? 'unsupported-media-type' : 'malformed-request';

@@ -166,3 +166,25 @@ describe('oversized bodies', () => {
     await expectProblem(await call('/trainers', { method: 'POST', json }), 413);
   });
 });
+
+describe('input the database would refuse', () => {
+  const cursorFor = (after: unknown) => btoa(JSON.stringify({ after })).replaceAll('=', '');
+
+  it('answers 422, never 500, for NUL bytes, lone surrogates and forged cursors', async () => {
+    const requests: [string, RequestInit & { json?: unknown }][] = [
+      ['/trainers?q=%00', {}],
+      ['/species?type=%00', {}],
+      [`/trainers?cursor=${cursorFor('\u0000')}`, {}],
+      [`/pokemon?cursor=${cursorFor('x'.repeat(65))}`, {}],
+      [`/species?cursor=${cursorFor(1.5)}`, {}],
+      [`/species?cursor=${cursorFor(2 ** 31)}`, {}],
+      [`/exchanges?cursor=${cursorFor('no-such-exchange')}`, {}],
+      ['/trainers', { method: 'POST', json: { id: uniqueId('t'), firstName: '\ud800', lastName: 'B', dateOfBirth: '2000-01-01' } }],
+    ];
+    for (const [path, init] of requests) {
+      const response = await call(path, init);
+      expect(response.status, path).toBe(422);
+      await expectProblem(response, 422);
+    }
+  });
+});

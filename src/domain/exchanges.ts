@@ -162,7 +162,10 @@ export async function getExchange(db: Database, id: string): Promise<Exchange | 
  * keyset is its `(created_at, id)`. With a trainer, each side's index yields its newest rows
  * and the two short lists are merged, so a page costs the same however long the history.
  */
-export async function listExchanges(db: Database, options: { limit: number; after?: string | undefined; trainer?: string | undefined }): Promise<Exchange[]> {
+export async function listExchanges(
+  db: Database,
+  options: { limit: number; after?: string | undefined; trainer?: string | undefined },
+): Promise<Exchange[] | undefined> {
   const after =
     options.after === undefined
       ? sql`true`
@@ -175,6 +178,11 @@ export async function listExchanges(db: Database, options: { limit: number; afte
     options.trainer === undefined
       ? newest(undefined)
       : sql`(${newest('trainer_a')}) UNION ALL (${newest('trainer_b')}) ORDER BY created_at DESC, id DESC LIMIT ${options.limit + 1}`;
-  const { rows } = await db.execute<ExchangeRow>(query);
-  return rows.map(toExchange);
+  // The cursor names an exchange; one that does not exist is refused, not read as "no more pages".
+  const cursorFound = options.after === undefined ? sql`true` : sql`EXISTS (SELECT 1 FROM exchanges c WHERE c.id = ${options.after})`;
+  const { rows } = await db.execute<ExchangeRow & { cursor_found: boolean }>(sql`
+    SELECT ${cursorFound} AS cursor_found, page.* FROM (SELECT 1) AS one LEFT JOIN (${query}) AS page ON true
+    ORDER BY page.created_at DESC, page.id DESC`);
+  if (!rows[0]?.cursor_found) return undefined;
+  return rows.filter((row) => row.id !== null).map(toExchange);
 }

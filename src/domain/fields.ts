@@ -24,13 +24,21 @@ export const idSchema = z
   .string()
   .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1–64 characters of A–Z, a–z, 0–9, "_", "." or "-"');
 
-const nameSchema = (what: string) =>
-  z
+/**
+ * Free text that Postgres can store and every client can encode: trimmed, 1–`max` characters,
+ * no NUL (Postgres text refuses it) and no lone surrogate (not valid UTF-8 on the wire).
+ */
+export function textSchema(what: string, max: number) {
+  return z
     .string()
     .trim()
     .min(1, `${what} must not be empty`)
-    .max(100, `${what} must be at most 100 characters`)
-    .refine((value) => !value.includes('\0'), `${what} must not contain NUL characters`);
+    .max(max, `${what} must be at most ${max} characters`)
+    .refine((value) => !value.includes('\0'), `${what} must not contain NUL characters`)
+    .refine((value) => value.isWellFormed(), `${what} must be valid Unicode (no lone surrogates)`);
+}
+
+const nameSchema = (what: string) => textSchema(what, 100);
 
 export const firstNameSchema = nameSchema('firstName');
 export const lastNameSchema = nameSchema('lastName');
@@ -51,7 +59,7 @@ export const levelSchema = z
   .max(100, 'must be a whole number from 1 to 100');
 
 /** A species name as typed by a user; matched against the Pokédex case- and punctuation-insensitively. */
-export const speciesNameSchema = z.string().trim().min(1, 'species must not be empty').max(100, 'species must be at most 100 characters');
+export const speciesNameSchema = textSchema('species', 100);
 
 /** Lower-case letters and digits only (`Mr. Mime` → `mrmime`): the key species are matched on. */
 export function speciesSlug(name: string): string {

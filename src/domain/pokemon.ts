@@ -182,7 +182,8 @@ export async function updatePokemon(db: Database, id: string, changes: PokemonCh
     FROM (SELECT 1) AS one LEFT JOIN (SELECT ${POKEMON_COLUMNS} FROM p JOIN species s ON s.dex_number = p.species_number) AS updated ON true`);
   const row = rows[0]!;
   if (row.id !== null) return { status: 'updated', pokemon: toPokemon(row) };
-  if (!row.found) return { status: 'not-found' };
+  // Species fine but nothing updated: the Pokémon is gone (perhaps deleted a moment ago).
+  if (!row.found || row.species_ok) return { status: 'not-found' };
   return { status: 'unknown-species', suggestions: row.suggestions ?? [] };
 }
 

@@ -94,31 +94,45 @@ export async function updateTrainer(db: Database, id: string, changes: TrainerCh
 
 export type DeleteTrainerResult = { status: 'deleted'; pokemonDeleted: number } | { status: 'not-found' } | { status: 'owns-pokemon'; pokemonCount: number | null };
 
-/**
- * Deletes a trainer in one statement. Without `cascade` a trainer who owns Pokémon stays;
- * with it, their Pokémon go in the same statement (all or nothing).
- */
-export async function deleteTrainer(db: Database, id: string, cascade: boolean): Promise<DeleteTrainerResult> {
-  const result = await db
-    .execute<{ found: boolean; owned: number; deleted_pokemon: number; deleted: boolean }>(sql`
+/** The delete statement; `owned_rows` locks the trainer's Pokémon in id order, as trades do, so the two cannot deadlock. */
+function deleteStatement(id: string, cascade: boolean) {
+  return sql`
     WITH target AS (SELECT id FROM ${trainers} WHERE id = ${id} FOR UPDATE),
-    owned AS (SELECT count(*)::int AS n FROM ${pokemon} WHERE owner_id IN (SELECT id FROM target)),
+    owned_rows AS MATERIALIZED (SELECT id FROM ${pokemon} WHERE owner_id IN (SELECT id FROM target) ORDER BY id FOR UPDATE),
+    owned AS (SELECT count(*)::int AS n FROM owned_rows),
     deleted_pokemon AS (
-      DELETE FROM ${pokemon} WHERE ${cascade} AND owner_id IN (SELECT id FROM target) RETURNING 1
+      DELETE FROM ${pokemon} WHERE ${cascade} AND id IN (SELECT id FROM owned_rows) RETURNING 1
     ),
     deleted AS (
       DELETE FROM ${trainers} WHERE id IN (SELECT id FROM target) AND (${cascade} OR (SELECT n FROM owned) = 0) RETURNING 1
     )
     SELECT EXISTS (SELECT 1 FROM target) AS found, (SELECT n FROM owned) AS owned,
-           (SELECT count(*)::int FROM deleted_pokemon) AS deleted_pokemon, EXISTS (SELECT 1 FROM deleted) AS deleted`)
-    .catch((error: unknown) => {
-      // A Pokémon given to this trainer while we deleted: the foreign key refuses, nothing changes.
-      if (sqlState(error) === '23503') return undefined;
-      throw error;
-    });
-  const row = result?.rows[0];
-  if (!row) return { status: 'owns-pokemon', pokemonCount: null };
-  if (!row.found) return { status: 'not-found' };
-  if (!row.deleted) return { status: 'owns-pokemon', pokemonCount: row.owned };
-  return { status: 'deleted', pokemonDeleted: row.deleted_pokemon };
+           (SELECT count(*)::int FROM deleted_pokemon) AS deleted_pokemon, EXISTS (SELECT 1 FROM deleted) AS deleted`;
+}
+
+/** Attempts before a delete that keeps racing other writes gives up. */
+const DELETE_ATTEMPTS = 3;
+
+/**
+ * Deletes a trainer in one statement. Without `cascade` a trainer who owns Pokémon stays;
+ * with it, their Pokémon go in the same statement (all or nothing). A Pokémon given to the
+ * trainer while the statement ran makes the foreign key refuse (the statement's snapshot
+ * predates it); the statement then runs again and sees it.
+ */
+export async function deleteTrainer(db: Database, id: string, cascade: boolean): Promise<DeleteTrainerResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const { rows } = await db.execute<{ found: boolean; owned: number; deleted_pokemon: number; deleted: boolean }>(deleteStatement(id, cascade));
+      const row = rows[0]!;
+      if (!row.found) return { status: 'not-found' };
+      if (!row.deleted) return { status: 'owns-pokemon', pokemonCount: row.owned };
+      return { status: 'deleted', pokemonDeleted: row.deleted_pokemon };
+    } catch (error) {
+      const state = sqlState(error);
+      if ((state !== '23503' && state !== '40P01') || attempt === DELETE_ATTEMPTS) {
+        if (state === '23503') return { status: 'owns-pokemon', pokemonCount: null };
+        throw error;
+      }
+    }
+  }
 }

@@ -3,7 +3,14 @@
  * unique key, so walking every page returns every row once, even while rows are inserted.
  */
 import { z } from '@hono/zod-openapi';
+import { idSchema } from '../domain/fields.ts';
 import { Problem } from './problem.ts';
+
+/** Keys a cursor can carry: a row id, or a positive int4 (dex numbers). */
+function isKey(value: unknown, type: 'string' | 'number'): boolean {
+  if (type === 'number') return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= 2_147_483_647;
+  return idSchema.safeParse(value).success;
+}
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -17,11 +24,16 @@ export function decodeCursor<T extends string | number>(cursor: string | undefin
   if (cursor === undefined) return undefined;
   try {
     const { after } = JSON.parse(atob(cursor.replaceAll('-', '+').replaceAll('_', '/'))) as { after?: unknown };
-    if (typeof after === type) return after as T;
+    if (isKey(after, type)) return after as T;
   } catch {
     // fall through to the problem below
   }
-  throw new Problem('validation-failed', 'The cursor is not one this API issued.', {
+  throw invalidCursor();
+}
+
+/** The 422 for a cursor this API did not issue (or whose row no longer exists). */
+export function invalidCursor(): Problem {
+  return new Problem('validation-failed', 'The cursor is not one this API issued.', {
     errors: [{ parameter: 'cursor', detail: 'is not a cursor from a previous page' }],
   });
 }

@@ -25,7 +25,8 @@ export const PROBLEMS = {
   'dependency-unavailable': {
     status: 503,
     title: 'Dependency unavailable',
-    description: 'The database or the cache (`dependency`) did not answer in time. Nothing was changed that the answer does not say; retry after `Retry-After` seconds.',
+    description:
+      'The database or the cache (`dependency`) did not answer in time. A write that timed out may still have been applied: read before retrying it, after `Retry-After` seconds.',
   },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string; description: string }>;
 

@@ -85,7 +85,7 @@ function inputQuery(type: UploadType, uploadId: string, source: RowSource): SQL 
 function trainerCtes(update: boolean) {
   return {
     checks: sql`
-      existing AS (SELECT t.id FROM trainers t WHERE t.id IN (SELECT id FROM input)),
+      existing AS MATERIALIZED (SELECT t.id FROM trainers t WHERE t.id IN (SELECT id FROM input) ORDER BY t.id FOR UPDATE),
       conflicts AS (
         SELECT e.id, 'id' AS column, e.id AS value, 'already exists' AS detail FROM existing e WHERE ${sql.raw(String(!update))}
       )`,
@@ -104,7 +104,8 @@ function trainerCtes(update: boolean) {
 function pokemonCtes(update: boolean) {
   return {
     checks: sql`
-      existing AS (SELECT p.id, p.owner_id FROM pokemon p WHERE p.id IN (SELECT id FROM input)),
+      -- Locked in id order (as trades lock them): the owner read here is the latest, not the snapshot's.
+      existing AS MATERIALIZED (SELECT p.id, p.owner_id FROM pokemon p WHERE p.id IN (SELECT id FROM input) ORDER BY p.id FOR UPDATE),
       resolved AS (SELECT i.*, s.dex_number FROM input i LEFT JOIN species s ON s.slug = i.species),
       conflicts AS (
         SELECT e.id, 'id' AS column, e.id AS value, 'already exists' AS detail FROM existing e WHERE ${sql.raw(String(!update))}
@@ -161,13 +162,14 @@ async function runCommit(db: Database, meta: UploadMeta, source: RowSource): Pro
 /**
  * Runs the statement; if a row it checked was taken or removed by a concurrent transaction
  * before it wrote (the database refuses with a unique or foreign-key violation, and rolls back),
- * runs it once more: it then sees that transaction's rows and lists every conflict.
+ * or it lost a deadlock, runs it once more: it then sees that transaction's rows and lists
+ * every conflict.
  */
 async function commitOnce(db: Database, meta: UploadMeta, source: RowSource): Promise<CommitRow> {
   try {
     return await runCommit(db, meta, source);
   } catch (error) {
-    if (sqlState(error) !== '23505' && sqlState(error) !== '23503') throw error;
+    if (!['23505', '23503', '40P01'].includes(sqlState(error) ?? '')) throw error;
     return runCommit(db, meta, source);
   }
 }

@@ -2,7 +2,7 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import * as exchanges from '../../domain/exchanges.ts';
 import type { AppEnv } from '../../env.ts';
 import { idempotent } from '../../platform/idempotency.ts';
-import { decodeCursor, toPage } from '../../platform/pagination.ts';
+import { decodeCursor, invalidCursor, toPage } from '../../platform/pagination.ts';
 import { Problem } from '../../platform/problem.ts';
 import type * as routes from './exchanges.routes.ts';
 
@@ -57,5 +57,6 @@ export const getExchange: RouteHandler<typeof routes.getExchange, AppEnv> = asyn
 export const listExchanges: RouteHandler<typeof routes.listExchanges, AppEnv> = async (c) => {
   const { limit, cursor, trainer } = c.req.valid('query');
   const rows = await exchanges.listExchanges(c.var.db, { limit, trainer, after: decodeCursor<string>(cursor, 'string') });
+  if (!rows) throw invalidCursor();
   return c.json(toPage(rows, limit, (exchange) => exchange.id), 200);
 };

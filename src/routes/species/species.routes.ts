@@ -1,4 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
+import { textSchema } from '../../domain/fields.ts';
 import { jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { SpeciesSummarySchema } from '../pokemon/pokemon.routes.ts';
@@ -11,8 +12,8 @@ export const listSpecies = createRoute({
   description: 'Ordered by dex number. `q` matches names ignoring case and punctuation; `type` filters by type.',
   request: {
     query: pageQuerySchema.extend({
-      q: z.string().trim().min(1).max(100).optional().openapi({ example: 'saur' }),
-      type: z.string().trim().min(1).max(20).optional().openapi({ example: 'Fire' }),
+      q: textSchema('q', 100).optional().openapi({ example: 'saur' }),
+      type: textSchema('type', 20).optional().openapi({ example: 'Fire' }),
     }),
   },
   responses: {

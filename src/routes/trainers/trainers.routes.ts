@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { firstNameSchema, forbiddenField, idSchema, lastNameSchema, pastDateSchema } from '../../domain/fields.ts';
+import { firstNameSchema, forbiddenField, idSchema, lastNameSchema, pastDateSchema, textSchema } from '../../domain/fields.ts';
 import { jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
@@ -58,7 +58,7 @@ export const listTrainers = createRoute({
   tags: ['Trainers'],
   summary: 'List trainers',
   description: 'Ordered by id. `q` searches names and ids, case-insensitively.',
-  request: { query: pageQuerySchema.extend({ q: z.string().trim().min(1).max(100).optional().openapi({ example: 'ash' }) }) },
+  request: { query: pageQuerySchema.extend({ q: textSchema('q', 100).optional().openapi({ example: 'ash' }) }) },
   responses: {
     200: jsonContent(pageSchema(TrainerSchema), 'A page of trainers.'),
     422: problemResponse('Bad `limit`, `cursor` or `q`.'),
