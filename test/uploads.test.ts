@@ -295,3 +295,17 @@ describe('CSV uploads: commit semantics', () => {
     expect(await trainerExists(`${prefix}-39999`)).toBe(true);
   });
 });
+
+describe('non-UTF-8 files', () => {
+  it('answers 422 with the line where the bad bytes start, and stages nothing', async () => {
+    const prefix = uniqueId('latin1');
+    const head = new TextEncoder().encode(`${TRAINER_HEADER}\n${prefix}-0,Ok,Row,2000-01-01\n${prefix}-1,Ren`);
+    const latin1 = new Uint8Array([0xe9, 0x65]); // "ée" in Latin-1: not UTF-8
+    const tail = new TextEncoder().encode(',Smith,2000-01-01\n');
+    const body = new Uint8Array([...head, ...latin1, ...tail]);
+    const response = await call('/uploads?type=trainer', { method: 'POST', body, headers: csv });
+    const problem = await expectProblem(response, 422);
+    expect(problem).toMatchObject({ errorCount: 1, errors: [{ line: 3, detail: expect.stringContaining('UTF-8') }] });
+    expect(await trainerExists(`${prefix}-0`)).toBe(false);
+  });
+});

@@ -92,7 +92,7 @@ function trainerCtes(update: boolean) {
     writes: sql`
       written AS (
         INSERT INTO trainers (id, first_name, last_name, date_of_birth)
-        SELECT id, first_name, last_name, date_of_birth FROM input WHERE EXISTS (SELECT 1 FROM claim)
+        SELECT id, first_name, last_name, date_of_birth FROM input WHERE EXISTS (SELECT 1 FROM claim) ORDER BY id
         ${update ? sql`ON CONFLICT (id) DO UPDATE SET first_name = excluded.first_name, last_name = excluded.last_name,
           date_of_birth = excluded.date_of_birth, updated_at = now()` : sql``}
         RETURNING id
@@ -118,7 +118,8 @@ function pokemonCtes(update: boolean) {
     writes: sql`
       written AS (
         INSERT INTO pokemon (id, nickname, species_number, level, owner_id, date_of_ownership)
-        SELECT id, nickname, dex_number, level, owner_id, date_of_ownership FROM resolved WHERE EXISTS (SELECT 1 FROM claim)
+        -- In id order, so rows are locked in the order trades lock them (no deadlock cycles).
+        SELECT id, nickname, dex_number, level, owner_id, date_of_ownership FROM resolved WHERE EXISTS (SELECT 1 FROM claim) ORDER BY id
         ${update ? sql`ON CONFLICT (id) DO UPDATE SET nickname = excluded.nickname, species_number = excluded.species_number,
           level = excluded.level, owner_id = excluded.owner_id, date_of_ownership = excluded.date_of_ownership, updated_at = now()` : sql``}
         RETURNING id, owner_id, date_of_ownership

@@ -170,11 +170,26 @@ const PIECE = 64 * 1024;
 export async function* utf8Text(body: ReadableStream<Uint8Array>, maxBytes: number): AsyncGenerator<string> {
   const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
   let bytes = 0;
+  let lineBreaks = 0;
+  const countLineBreaks = (text: string) => {
+    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lineBreaks += 1;
+  };
   const decode = (chunk?: Uint8Array) => {
     try {
-      return chunk ? decoder.decode(chunk, { stream: true }) : decoder.decode();
+      const text = chunk ? decoder.decode(chunk, { stream: true }) : decoder.decode();
+      countLineBreaks(text);
+      return text;
     } catch {
-      throw new Problem('validation-failed', `The file is not UTF-8 text (near byte ${bytes}); save it as UTF-8 CSV.`);
+      // Where in this chunk the bad bytes start: a lenient decode marks them with U+FFFD.
+      const lenient = chunk ? new TextDecoder().decode(chunk) : '';
+      const bad = lenient.indexOf('\uFFFD');
+      countLineBreaks(bad === -1 ? '' : lenient.slice(0, bad));
+      const line = lineBreaks + 1;
+      const detail = 'is not UTF-8 text; save the file as UTF-8 CSV';
+      throw new Problem('validation-failed', `The file is not UTF-8 text (on or after line ${line}, near byte ${bytes}).`, {
+        errors: [{ line, column: '', value: '', detail }],
+        errorCount: 1,
+      });
     }
   };
   for await (const chunk of body) {
