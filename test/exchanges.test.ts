@@ -143,6 +143,21 @@ describe('POST /exchanges with Idempotency-Key', () => {
     expect(await redis.ttl(idempotencySlot(key))).toBeGreaterThan(24 * 60 * 60 - 60);
   });
 
+  it('finds the committed exchange when the first answer was lost, instead of trading again', async () => {
+    const body = await setUp(1, 1);
+    const key = crypto.randomUUID();
+    const first = await postExchange(body, { 'Idempotency-Key': key });
+    expect(first.status).toBe(201);
+    const firstBody = (await first.json()) as Exchange;
+    // As if the first request timed out after its commit: the key was released, its answer never stored.
+    await redis.del(idempotencySlot(key));
+    const retry = await postExchange(body, { 'Idempotency-Key': key });
+    expect(retry.status).toBe(201);
+    expect(await retry.json()).toEqual(firstBody);
+    expect(await ownerOf(body.pokemonsA[0]!)).toBe(body.trainerB);
+    expect(await historyOf(body.pokemonsA[0]!)).toHaveLength(2);
+  });
+
   it('replays a 409 as well: the first answer stands', async () => {
     const body = await setUp(1, 1);
     expect((await postExchange(body)).status).toBe(201);

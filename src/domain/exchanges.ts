@@ -4,6 +4,7 @@
  */
 import { sql } from 'drizzle-orm';
 import { sqlState, type Database } from '../platform/database.ts';
+import { canonicalJson, sha256 } from '../platform/idempotency.ts';
 
 export interface NewExchange {
   trainerA: string;
@@ -54,9 +55,14 @@ function toExchange(row: ExchangeRow): Exchange {
   };
 }
 
-/** A fresh exchange id: `ex_` and 32 hex digits (122 random bits). */
-export function newExchangeId(): string {
-  return `ex_${crypto.randomUUID().replaceAll('-', '')}`;
+/**
+ * The exchange's id: `ex_` and 32 hex digits. Random, or — for a request with an
+ * Idempotency-Key — derived from the key and the body, so a retry whose first attempt did
+ * commit (its answer lost to a timeout) finds that exchange instead of trading again.
+ */
+export async function exchangeId(idempotencyKey: string | undefined, input: NewExchange): Promise<string> {
+  if (idempotencyKey === undefined) return `ex_${crypto.randomUUID().replaceAll('-', '')}`;
+  return `ex_${(await sha256(`exchanges:${idempotencyKey}:${canonicalJson(input)}`)).slice(0, 32)}`;
 }
 
 /** Postgres broke a lock cycle by aborting this statement: nothing was written, so it can run again. */
@@ -101,7 +107,8 @@ async function runExchange(db: Database, id: string, { trainerA, trainerB, pokem
     unknown_pokemon: string[];
     conflicts: OwnershipConflict[] | null;
   }>(sql`
-    WITH trainer_locks AS MATERIALIZED (
+    WITH earlier AS (SELECT created_at FROM exchanges WHERE id = ${id}),
+    trainer_locks AS MATERIALIZED (
       SELECT id FROM trainers WHERE id IN (${trainerA}, ${trainerB}) ORDER BY id FOR KEY SHARE
     ),
     moves AS (
@@ -118,7 +125,9 @@ async function runExchange(db: Database, id: string, { trainerA, trainerB, pokem
       SELECT m.id, m.from_id, m.to_id, l.owner_id FROM moves m LEFT JOIN pokemon_locks l USING (id)
     ),
     verdict AS MATERIALIZED (
-      SELECT (SELECT count(*) FROM trainer_locks) = 2 AND bool_and(owner_id IS NOT DISTINCT FROM from_id) AS ok FROM checked
+      SELECT NOT EXISTS (SELECT 1 FROM earlier) AND (SELECT count(*) FROM trainer_locks) = 2
+             AND bool_and(owner_id IS NOT DISTINCT FROM from_id) AS ok
+      FROM checked
     ),
     exchange AS (
       INSERT INTO exchanges (id, trainer_a, trainer_b, pokemons_a, pokemons_b)
@@ -135,7 +144,7 @@ async function runExchange(db: Database, id: string, { trainerA, trainerB, pokem
       INSERT INTO ownership_history (pokemon_id, trainer_id, acquired_on, source, exchange_id)
       SELECT m.id, m.owner_id, m.date_of_ownership, 'exchanged', e.id FROM moved m CROSS JOIN exchange e
     )
-    SELECT (SELECT created_at FROM exchange) AS created_at,
+    SELECT coalesce((SELECT created_at FROM exchange), (SELECT created_at FROM earlier)) AS created_at,
       ARRAY(SELECT t FROM unnest(ARRAY[${trainerA}, ${trainerB}]::text[]) AS t WHERE t NOT IN (SELECT id FROM trainer_locks)) AS unknown_trainers,
       ARRAY(SELECT id FROM checked WHERE owner_id IS NULL) AS unknown_pokemon,
       (SELECT json_agg(json_build_object('pokemon', id, 'expectedOwner', from_id, 'owner', owner_id))

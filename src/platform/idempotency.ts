@@ -33,7 +33,7 @@ export interface IdempotencyOptions {
 }
 
 /** JSON with object keys sorted, so the same request always hashes the same. */
-function canonicalJson(value: unknown): string {
+export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
@@ -42,7 +42,8 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-async function sha256(text: string): Promise<string> {
+/** Hex SHA-256 of `text`'s UTF-8 bytes. */
+export async function sha256(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 }
