@@ -3,12 +3,21 @@
  * inside workerd with its defaults (base64 responses, auto-pipelining).
  */
 import { Redis } from '@upstash/redis/cloudflare';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 
 const { UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token } = inject('bindings');
 const redis = new Redis({ url, token, enableTelemetry: false });
-const key = (name: string) => `conformance:${crypto.randomUUID()}:${name}`;
+const created: string[] = [];
+/** A fresh key, deleted after the file: the real Redis is shared with the machine's other users. */
+const key = (name: string) => {
+  const k = `conformance:${crypto.randomUUID()}:${name}`;
+  created.push(k);
+  return k;
+};
+afterAll(async () => {
+  if (created.length > 0) await redis.del(...created);
+});
 
 describe('Upstash stand-in: values', () => {
   it('round-trips JSON with emoji, "OK", "abcd" and numeric strings exactly', async () => {
