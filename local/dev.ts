@@ -9,18 +9,12 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { migrate } from './db-migrate.ts';
 import { seed } from './db-seed.ts';
-import { startStandins } from './standins.ts';
+import { standinOptionsFromEnv, startStandins } from './standins.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const port = Number(process.env.PORT ?? 8787);
 
-const standins = await startStandins({
-  postgresUrl: process.env.DATABASE_URL,
-  redisUrl: process.env.REDIS_URL,
-  pgliteDir: process.env.PGLITE_DIR ?? `${ROOT}.data/pglite`,
-  neonPort: Number(process.env.NEON_HTTP_PORT ?? 4444),
-  upstashPort: Number(process.env.UPSTASH_PORT ?? 8079),
-});
+const standins = await startStandins(standinOptionsFromEnv({ pgliteDir: `${ROOT}.data/pglite`, neonPort: 4444, upstashPort: 8079 }));
 const database = { databaseUrl: standins.bindings.DATABASE_URL, fetchEndpoint: standins.bindings.NEON_FETCH_ENDPOINT };
 const applied = await migrate(database);
 // A brand-new database gets the demo data; an existing one is left as it is.

@@ -34,6 +34,22 @@ export interface Standins {
   close(): Promise<void>;
 }
 
+/**
+ * Options from the environment, as `npm run dev` and `node local/standins.ts` document them:
+ * DATABASE_URL / REDIS_URL pick the real servers, PGLITE_DIR, NEON_HTTP_PORT and UPSTASH_PORT
+ * override `defaults`.
+ */
+export function standinOptionsFromEnv(defaults: { pgliteDir?: string; neonPort: number; upstashPort: number }): StandinOptions {
+  const env = process.env;
+  return {
+    postgresUrl: env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    pgliteDir: env.PGLITE_DIR ?? defaults.pgliteDir,
+    neonPort: Number(env.NEON_HTTP_PORT ?? defaults.neonPort),
+    upstashPort: Number(env.UPSTASH_PORT ?? defaults.upstashPort),
+  };
+}
+
 /** Starts both stand-ins; `close()` stops the servers and the engines behind them. */
 export async function startStandins(options: StandinOptions = {}): Promise<Standins> {
   const sqlEngine: SqlEngine = options.postgresUrl
@@ -64,13 +80,7 @@ export async function startStandins(options: StandinOptions = {}): Promise<Stand
  * prints their bindings as one JSON line, for benchmarks and for pointing other tools at them.
  */
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const standins = await startStandins({
-    postgresUrl: process.env.DATABASE_URL,
-    redisUrl: process.env.REDIS_URL,
-    pgliteDir: process.env.PGLITE_DIR,
-    neonPort: Number(process.env.NEON_HTTP_PORT ?? 0),
-    upstashPort: Number(process.env.UPSTASH_PORT ?? 0),
-  });
+  const standins = await startStandins(standinOptionsFromEnv({ neonPort: 0, upstashPort: 0 }));
   console.log(JSON.stringify({ engines: standins.engines, ...standins.bindings }));
   const stop = () => void standins.close().then(() => process.exit(0));
   process.on('SIGINT', stop);

@@ -20,6 +20,12 @@ export interface Bindings {
   UPLOAD_MAX_ROWS?: string;
 }
 
+/** A binding holding a positive whole number, or `fallback` when it is unset or anything else. */
+export function positiveIntegerBinding(value: string | undefined, fallback: number): number {
+  const number = Number(value);
+  return Number.isSafeInteger(number) && number > 0 ? number : fallback;
+}
+
 /** Per-request values set by middleware. */
 export interface Variables {
   requestId: string;

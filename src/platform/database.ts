@@ -2,7 +2,7 @@ import { neon, neonConfig, NeonDbError } from '@neondatabase/serverless';
 import { drizzle } from 'drizzle-orm/neon-http';
 import type { Bindings } from '../env.ts';
 import * as schema from '../db/schema.ts';
-import { DependencyUnavailableError, dependencyTimeout } from './dependency-error.ts';
+import { DependencyUnavailableError, dependencyTimeout, errorChain } from './dependency-error.ts';
 import type { RoundTrips } from './round-trips.ts';
 
 /** Per-request context that travels to {@link neonFetch} inside the fetch init (Neon spreads `fetchOptions` into it). */
@@ -55,9 +55,6 @@ export type Database = ReturnType<typeof createDatabase>;
 
 /** The SQLSTATE of a database error, looking through drizzle's wrapper (`23505`, `23503`, …). */
 export function sqlState(error: unknown): string | undefined {
-  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
-    if (current instanceof NeonDbError) return current.code;
-    current = current.cause;
-  }
+  for (const link of errorChain(error)) if (link instanceof NeonDbError) return link.code;
   return undefined;
 }

@@ -1,3 +1,4 @@
+import { positiveIntegerBinding } from '../env.ts';
 import type { Dependency } from './round-trips.ts';
 
 /**
@@ -14,17 +15,21 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
-/** Finds a {@link DependencyUnavailableError} anywhere in a chain of wrapped errors (drizzle and neon wrap them). */
-export function findDependencyError(error: unknown): DependencyUnavailableError | undefined {
+/** An error and the errors it wraps (`cause`, or neon's `sourceError`), outermost first. */
+export function* errorChain(error: unknown): Generator<Error> {
   for (let current = error, depth = 0; current instanceof Error && depth < 8; depth++) {
-    if (current instanceof DependencyUnavailableError) return current;
+    yield current;
     current = current.cause ?? (current as { sourceError?: unknown }).sourceError;
   }
+}
+
+/** Finds a {@link DependencyUnavailableError} anywhere in a chain of wrapped errors (drizzle and neon wrap them). */
+export function findDependencyError(error: unknown): DependencyUnavailableError | undefined {
+  for (const link of errorChain(error)) if (link instanceof DependencyUnavailableError) return link;
   return undefined;
 }
 
 /** Milliseconds before an outbound round trip is abandoned. */
 export function dependencyTimeout(value: string | undefined): number {
-  const ms = Number(value);
-  return Number.isFinite(ms) && ms > 0 ? ms : 5_000;
+  return positiveIntegerBinding(value, 5_000);
 }

@@ -1,7 +1,7 @@
 /**
  * Upload limits and lifetime, from the Worker's bindings (see `src/env.ts`).
  */
-import type { Bindings } from '../../env.ts';
+import { positiveIntegerBinding, type Bindings } from '../../env.ts';
 
 export interface UploadSettings {
   /** Seconds an upload stays staged (and its status readable). */
@@ -12,16 +12,11 @@ export interface UploadSettings {
   maxRows: number;
 }
 
-function positive(value: string | undefined, fallback: number): number {
-  const number = Number(value);
-  return Number.isInteger(number) && number > 0 ? number : fallback;
-}
-
 /** The bindings' values, or the defaults: one hour, 50 MiB, 200,000 rows. */
 export function uploadSettings(env: Bindings): UploadSettings {
   return {
-    ttlSeconds: positive(env.UPLOAD_TTL_SECONDS, 3600),
-    maxBytes: positive(env.UPLOAD_MAX_BYTES, 50 * 1024 * 1024),
-    maxRows: positive(env.UPLOAD_MAX_ROWS, 200_000),
+    ttlSeconds: positiveIntegerBinding(env.UPLOAD_TTL_SECONDS, 3600),
+    maxBytes: positiveIntegerBinding(env.UPLOAD_MAX_BYTES, 50 * 1024 * 1024),
+    maxRows: positiveIntegerBinding(env.UPLOAD_MAX_ROWS, 200_000),
   };
 }
