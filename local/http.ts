@@ -45,6 +45,16 @@ export function sendJson(
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
+/**
+ * Whether a `Host` header names this machine's loopback (`127.0.0.1`, `localhost`, `[::1]`,
+ * any port). Anything else means the request was addressed to another name — e.g. a web page
+ * that re-pointed its own domain at 127.0.0.1 (DNS rebinding) — and is refused.
+ */
+export function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  return /^(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?$/i.test(host);
+}
+
 /** A running stand-in: its base URL and a way to stop it. */
 export interface RunningServer {
   readonly url: string;
@@ -53,11 +63,17 @@ export interface RunningServer {
 }
 
 /**
- * Starts `handler` on `host:port` (port 0 picks a free one). A handler that throws
- * answers 500 with a JSON body instead of crashing the process.
+ * Starts `handler` on `host:port` (port 0 picks a free one). Requests whose `Host` is not a
+ * loopback name get 403 before `handler` sees them (see {@link isLoopbackHost}). A handler
+ * that throws answers 500 with a JSON body instead of crashing the process.
  */
 export async function listen(handler: RequestHandler, port = 0, host = '127.0.0.1'): Promise<RunningServer> {
   const server: Server = createServer((req, res) => {
+    if (!isLoopbackHost(req.headers.host)) {
+      const message = `forbidden host: ${JSON.stringify(req.headers.host ?? '')} (only 127.0.0.1, localhost and [::1] are served)`;
+      sendJson(res, 403, { message, error: message });
+      return;
+    }
     handler(req, res).catch((error: unknown) => {
       if (!res.headersSent) sendJson(res, 500, { message: String(error), error: String(error) });
       else res.destroy();

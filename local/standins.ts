@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { connectPostgres, openPglite, startNeonHttp, type SqlEngine } from './neon-http/index.ts';
+import { connectPostgres, openPglite, readOnly, startNeonHttp, type SqlEngine } from './neon-http/index.ts';
 import { connectRedis, createMemoryEngine, startUpstashRest, type RedisEngine } from './upstash-rest/index.ts';
 
 export interface StandinOptions {
@@ -13,6 +13,16 @@ export interface StandinOptions {
   postgresUrl?: string | undefined;
   /** PGlite's data folder; omit for a throwaway in-memory database. */
   pgliteDir?: string | undefined;
+  /**
+   * Real read replicas (`postgres://…` of streaming standbys of `postgresUrl`'s server), each
+   * served as its own database; the Worker gets them in `DATABASE_REPLICA_URL`.
+   */
+  replicaUrls?: string[] | undefined;
+  /**
+   * Embedded only: this many "replicas" that are the PGlite database itself, every request
+   * made read-only (writes fail with 25006 as on a standby; no lag).
+   */
+  pgliteReplicas?: number | undefined;
   /** A real Redis (`redis://…`); omit for the in-memory engine. */
   redisUrl?: string | undefined;
   neonPort?: number;
@@ -22,6 +32,8 @@ export interface StandinOptions {
 /** The Worker bindings that reach the stand-ins. */
 export interface StandinBindings {
   DATABASE_URL: string;
+  /** Comma-separated connection strings, one per read replica; only when replicas are configured. */
+  DATABASE_REPLICA_URL?: string;
   NEON_FETCH_ENDPOINT: string;
   UPSTASH_REDIS_REST_URL: string;
   UPSTASH_REDIS_REST_TOKEN: string;
@@ -36,13 +48,15 @@ export interface Standins {
 
 /**
  * Options from the environment, as `npm run dev` and `node local/standins.ts` document them:
- * DATABASE_URL / REDIS_URL pick the real servers, PGLITE_DIR, NEON_HTTP_PORT and UPSTASH_PORT
+ * DATABASE_URL / REDIS_URL pick the real servers, DATABASE_REPLICA_URL (comma-separated
+ * postgres:// URLs) adds real read replicas, PGLITE_DIR, NEON_HTTP_PORT and UPSTASH_PORT
  * override `defaults`.
  */
 export function standinOptionsFromEnv(defaults: { pgliteDir?: string; neonPort: number; upstashPort: number }): StandinOptions {
   const env = process.env;
   return {
     postgresUrl: env.DATABASE_URL,
+    replicaUrls: splitList(env.DATABASE_REPLICA_URL),
     redisUrl: env.REDIS_URL,
     pgliteDir: env.PGLITE_DIR ?? defaults.pgliteDir,
     neonPort: Number(env.NEON_HTTP_PORT ?? defaults.neonPort),
@@ -50,27 +64,51 @@ export function standinOptionsFromEnv(defaults: { pgliteDir?: string; neonPort: 
   };
 }
 
+/** A comma-separated list, trimmed, empties dropped; undefined when there is nothing in it. */
+export function splitList(value: string | undefined): string[] | undefined {
+  const items = (value ?? '').split(',').map((item) => item.trim()).filter(Boolean);
+  return items.length ? items : undefined;
+}
+
+/**
+ * The connection strings the Worker uses for the stand-in's databases: Neon-shaped (one
+ * host per compute, like an endpoint id), with a password made up for this run.
+ */
+function connectionString(host: string, password: string): string {
+  return `postgresql://local:${password}@${host}/pokemon`;
+}
+
 /** Starts both stand-ins; `close()` stops the servers and the engines behind them. */
 export async function startStandins(options: StandinOptions = {}): Promise<Standins> {
+  if (options.replicaUrls?.length && !options.postgresUrl) throw new Error('replicaUrls needs postgresUrl: real replicas of a real primary');
+  if (options.pgliteReplicas && options.postgresUrl) throw new Error('pgliteReplicas is for the embedded engine only; use replicaUrls');
   const sqlEngine: SqlEngine = options.postgresUrl
     ? connectPostgres(options.postgresUrl)
     : await openPglite(options.pgliteDir);
+  const replicaEngines: SqlEngine[] = options.postgresUrl
+    ? (options.replicaUrls ?? []).map((url) => connectPostgres(url))
+    : Array.from({ length: options.pgliteReplicas ?? 0 }, () => readOnly(sqlEngine));
   const redisEngine: RedisEngine = options.redisUrl ? await connectRedis(options.redisUrl) : createMemoryEngine();
   const token = randomBytes(16).toString('hex');
-  const neon = await startNeonHttp({ engine: sqlEngine, port: options.neonPort });
+  const password = randomBytes(16).toString('hex');
+  const primary = { connectionString: connectionString('localhost', password), engine: sqlEngine };
+  const replicas = replicaEngines.map((engine, i) => ({ connectionString: connectionString(`replica-${i + 1}.localhost`, password), engine }));
+  const neon = await startNeonHttp({ databases: [primary, ...replicas], port: options.neonPort });
   const upstash = await startUpstashRest({ engine: redisEngine, token, port: options.upstashPort });
+  const bindings: StandinBindings = {
+    DATABASE_URL: primary.connectionString,
+    NEON_FETCH_ENDPOINT: `${neon.url}/sql`,
+    UPSTASH_REDIS_REST_URL: upstash.url,
+    UPSTASH_REDIS_REST_TOKEN: token,
+  };
+  if (replicas.length) bindings.DATABASE_REPLICA_URL = replicas.map((r) => r.connectionString).join(',');
+  const replicaNote = replicas.length ? ` (+${replicas.length} read-only replica${replicas.length > 1 ? 's' : ''})` : '';
   return {
-    bindings: {
-      // The stand-in serves one database whatever this names; it only has to be a valid Neon URL.
-      DATABASE_URL: 'postgresql://local:local@localhost/pokemon',
-      NEON_FETCH_ENDPOINT: `${neon.url}/sql`,
-      UPSTASH_REDIS_REST_URL: upstash.url,
-      UPSTASH_REDIS_REST_TOKEN: token,
-    },
-    engines: `${sqlEngine.kind} + ${options.redisUrl ? 'redis' : 'memory'}`,
+    bindings,
+    engines: `${sqlEngine.kind}${replicaNote} + ${options.redisUrl ? 'redis' : 'memory'}`,
     async close() {
       await Promise.all([neon.close(), upstash.close()]);
-      await Promise.all([sqlEngine.close(), redisEngine.close()]);
+      await Promise.all([sqlEngine.close(), ...replicaEngines.map((engine) => engine.close()), redisEngine.close()]);
     },
   };
 }

@@ -131,3 +131,22 @@ export function toPostgresError(error: unknown): PostgresError | undefined {
     routine: e.routine,
   });
 }
+
+/**
+ * A read-only view of `engine`, standing in for a read replica of the same database: every
+ * single query runs inside `START TRANSACTION READ ONLY … COMMIT` and every batch is forced
+ * READ ONLY, so a write fails with SQLSTATE 25006, as on a real standby. It shares the
+ * engine (and so PGlite's queue); there is no replication lag. Closing it closes nothing:
+ * the primary owns the engine.
+ */
+export function readOnly(engine: SqlEngine): SqlEngine {
+  return {
+    kind: `${engine.kind} (read-only)`,
+    query: async (query) => {
+      const [result] = await engine.transaction([query], { readOnly: true });
+      return result!;
+    },
+    transaction: (queries, mode) => engine.transaction(queries, { ...mode, readOnly: true }),
+    close: async () => {},
+  };
+}

@@ -1,7 +1,11 @@
 /**
  * A local server for Neon's SQL-over-HTTP protocol (`POST /sql`), so the unmodified
  * `@neondatabase/serverless` `neon()` client reaches a local database. Statuses, headers
- * and bodies follow Neon's proxy; see shared/protocols.md, section A.
+ * and bodies follow Neon's proxy.
+ *
+ * It serves a fixed set of databases, each named by a connection string: a request goes to
+ * the one whose host and database its `Neon-Connection-String` names, and only with that
+ * string's user and password. No CORS grants: only same-machine, non-browser clients.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -26,14 +30,6 @@ const ERROR_KEYS = [
 
 const ISOLATION_LEVELS: readonly IsolationLevel[] = ['ReadUncommitted', 'ReadCommitted', 'RepeatableRead', 'Serializable'];
 
-const CORS_HEADERS = {
-  'Access-Control-Allow-Origin': '*',
-  'Access-Control-Allow-Methods': 'OPTIONS, POST',
-  'Access-Control-Allow-Headers':
-    'Authorization, Neon-Connection-String, Neon-Raw-Text-Output, Neon-Array-Mode, Neon-Pool-Opt-In, Neon-Batch-Read-Only, Neon-Batch-Isolation-Level',
-  'Access-Control-Max-Age': '86400',
-};
-
 /** A failure answered with Neon's error body: the full key set, DB fields or nulls. */
 class HttpError extends Error {
   readonly status: number;
@@ -54,19 +50,79 @@ function errorBody(message: string, fields: Partial<PostgresErrorFields>): Recor
   return body;
 }
 
-/** Validates `Neon-Connection-String` the way Neon's proxy does; the engine decides where queries go. */
-function checkConnectionString(header: string | string[] | undefined): void {
-  if (typeof header !== 'string' || header === '') throw new HttpError(400, 'invalid header: neon-connection-string');
+/** One database the stand-in serves: the connection string clients use for it, and its engine. */
+export interface NeonDatabase {
+  /** `postgresql://user:password@host/database`; clients must send this user, password, host and database. */
+  connectionString: string;
+  engine: SqlEngine;
+}
+
+interface Route {
+  user: string;
+  password: string;
+  host: string;
+  database: string;
+  engine: SqlEngine;
+}
+
+const routeKey = (host: string, database: string) => `${host.toLowerCase()}/${database}`;
+
+/** The parts of a connection string that pick and admit a database (URL-decoded, as Neon reads them). */
+function parseConnectionString(text: string): Omit<Route, 'engine'> {
   let url: URL;
   try {
-    url = new URL(header);
+    url = new URL(text);
   } catch (error) {
     throw new HttpError(400, `invalid connection string: ${(error as Error).message}`);
   }
   if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new HttpError(400, 'incorrect scheme');
-  if (!url.pathname.replace(/^\//, '')) throw new HttpError(400, 'missing database name');
+  const database = decodeURIComponent(url.pathname.replace(/^\//, '').split('/')[0] ?? '');
+  if (!database) throw new HttpError(400, 'missing database name');
   if (!url.username) throw new HttpError(400, 'missing username');
   if (!url.password) throw new HttpError(400, 'missing authentication credentials: required password');
+  return {
+    user: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    host: url.hostname,
+    database,
+  };
+}
+
+function buildRoutes(databases: readonly NeonDatabase[]): Map<string, Route> {
+  const routes = new Map<string, Route>();
+  for (const { connectionString, engine } of databases) {
+    const parts = parseConnectionString(connectionString);
+    const key = routeKey(parts.host, parts.database);
+    if (routes.has(key)) throw new Error(`startNeonHttp: two databases at ${key}`);
+    routes.set(key, { ...parts, engine });
+  }
+  return routes;
+}
+
+/**
+ * Picks the database `Neon-Connection-String` names, checking it the way Neon's proxy does.
+ * Neon answers an unknown endpoint and a wrong user or password alike: 400,
+ * `password authentication failed for user '<user>'`, with no SQLSTATE (the proxy, not
+ * Postgres, refuses it). A known host with an unknown database gets Postgres's own
+ * `database "…" does not exist` (3D000), which Neon relays as a 500.
+ */
+function route(routes: Map<string, Route>, header: string | string[] | undefined): Route {
+  if (typeof header !== 'string' || header === '') throw new HttpError(400, 'invalid header: neon-connection-string');
+  const wanted = parseConnectionString(header);
+  const passwordFailed = () => new HttpError(400, `password authentication failed for user '${wanted.user}'`);
+  const onHost = [...routes.values()].filter((r) => r.host.toLowerCase() === wanted.host.toLowerCase());
+  if (!onHost.some((r) => r.user === wanted.user && r.password === wanted.password)) throw passwordFailed();
+  const found = routes.get(routeKey(wanted.host, wanted.database));
+  if (!found) {
+    throw new HttpError(500, `database "${wanted.database}" does not exist`, {
+      code: '3D000',
+      severity: 'FATAL',
+      file: 'postinit.c',
+      routine: 'InitPostgres',
+    });
+  }
+  if (found.user !== wanted.user || found.password !== wanted.password) throw passwordFailed();
+  return found;
 }
 
 /** Converts a JSON parameter to Postgres text, as Neon's `json_to_pg_text` does. */
@@ -133,12 +189,12 @@ function toJson(result: QueryResult, arrayMode: boolean, budget: { left: number 
   return { fields: result.fields, rows: rows, command: result.command, rowCount: result.rowCount, rowAsArray: arrayMode };
 }
 
-async function handleSql(engine: SqlEngine, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  checkConnectionString(req.headers['neon-connection-string']);
+async function handleSql(routes: Map<string, Route>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { engine } = route(routes, req.headers['neon-connection-string']);
   const payload = parsePayload(await readBody(req, NEON_SIZE_LIMIT));
   const arrayMode = req.headers['neon-array-mode'] === 'true';
   const budget = { left: NEON_SIZE_LIMIT };
-  const headers: Record<string, string> = { 'Access-Control-Allow-Origin': '*', 'Neon-Request-Id': randomUUID() };
+  const headers: Record<string, string> = { 'Neon-Request-Id': randomUUID() };
   if (payload.kind === 'single') {
     sendJson(res, 200, toJson(await engine.query(payload.query), arrayMode, budget), headers);
     return;
@@ -152,25 +208,27 @@ async function handleSql(engine: SqlEngine, req: IncomingMessage, res: ServerRes
 }
 
 export interface NeonHttpOptions {
-  engine: SqlEngine;
+  /** The databases served, each reached only through its own connection string. */
+  databases: readonly NeonDatabase[];
   port?: number;
   host?: string;
 }
 
-/** Starts the stand-in; the client's `neonConfig.fetchEndpoint` should be `<url>/sql`. */
-export function startNeonHttp({ engine, port, host }: NeonHttpOptions): Promise<RunningServer> {
+/**
+ * Starts the stand-in; the client's `neonConfig.fetchEndpoint` should be `<url>/sql`. The
+ * engines stay open when the server closes: the caller owns them.
+ */
+export function startNeonHttp({ databases, port, host }: NeonHttpOptions): Promise<RunningServer> {
+  const routes = buildRoutes(databases);
   return listen(async (req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path === '/sql' && req.method === 'OPTIONS') {
-      res.writeHead(200, { Allow: 'OPTIONS, POST', ...CORS_HEADERS }).end();
-      return;
-    }
+    // Neon answers preflights with a CORS grant; this stand-in grants nothing to browsers.
     if (path !== '/sql' || req.method !== 'POST') {
       sendJson(res, 400, 'query is not supported');
       return;
     }
     try {
-      await handleSql(engine, req, res);
+      await handleSql(routes, req, res);
     } catch (error) {
       if (error instanceof PostgresError) sendJson(res, 400, errorBody(error.message, error.fields));
       else if (error instanceof HttpError) sendJson(res, error.status, errorBody(error.message, error.fields));

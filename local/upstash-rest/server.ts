@@ -1,7 +1,7 @@
 /**
  * A local stand-in for Upstash's Redis REST API (`POST /`, `/pipeline`, `/multi-exec`), so the
  * unmodified @upstash/redis client can talk to a real Redis or to the in-memory engine.
- * Wire format: /work/shared/protocols.md section B.
+ * Wire format: Upstash's REST API as its client sends it and its docs describe it.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
