@@ -9,9 +9,13 @@
  */
 import { neon, neonConfig } from '@neondatabase/serverless';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const MIGRATIONS_FOLDER = fileURLToPath(new URL('../drizzle', import.meta.url));
+
+/** Where `npm run dev` records the bindings of the stand-ins it runs (mode 0600; removed when it stops). */
+export const DEV_STANDINS_FILE = fileURLToPath(new URL('../.data/standins.json', import.meta.url));
 
 export interface MigrateTarget {
   databaseUrl: string;
@@ -42,15 +46,23 @@ export async function migrate({ databaseUrl, fetchEndpoint }: MigrateTarget): Pr
 
 /**
  * The database the command-line tools act on: DATABASE_URL (a Neon connection string, with
- * NEON_FETCH_ENDPOINT for a stand-in), else the stand-in that `npm run dev` serves.
+ * NEON_FETCH_ENDPOINT for a stand-in), else the stand-in that a running `npm run dev` serves,
+ * as it recorded in `.data/standins.json` (its password changes on every start).
  */
 export function devDatabase(): MigrateTarget {
   const databaseUrl = process.env.DATABASE_URL;
   if (databaseUrl) return { databaseUrl, fetchEndpoint: process.env.NEON_FETCH_ENDPOINT };
-  return {
-    databaseUrl: 'postgresql://local:local@localhost/pokemon',
-    fetchEndpoint: `http://127.0.0.1:${process.env.NEON_HTTP_PORT ?? 4444}/sql`,
-  };
+  let bindings: { DATABASE_URL?: unknown; NEON_FETCH_ENDPOINT?: unknown };
+  try {
+    bindings = JSON.parse(readFileSync(DEV_STANDINS_FILE, 'utf8')) as typeof bindings;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw new Error('DATABASE_URL is not set and `npm run dev` is not running (no .data/standins.json): start it, or set DATABASE_URL');
+  }
+  if (typeof bindings.DATABASE_URL !== 'string' || typeof bindings.NEON_FETCH_ENDPOINT !== 'string') {
+    throw new Error(`${DEV_STANDINS_FILE} lacks DATABASE_URL / NEON_FETCH_ENDPOINT`);
+  }
+  return { databaseUrl: bindings.DATABASE_URL, fetchEndpoint: bindings.NEON_FETCH_ENDPOINT };
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

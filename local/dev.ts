@@ -4,17 +4,56 @@
  * Starts the Neon and Upstash stand-ins (embedded PGlite + in-memory Redis by default; the
  * machine's servers when DATABASE_URL / REDIS_URL are set), applies migrations, then runs
  * `wrangler dev` with bindings that point at the stand-ins. Ctrl-C or SIGTERM stops it all.
+ *
+ * DATABASE_REPLICA_URL (comma-separated postgres:// URLs of real streaming replicas of the
+ * DATABASE_URL server) adds read replicas; the Worker gets their stand-in connection strings.
+ *
+ * Bindings reach wrangler through a 0600 env file under `.data/` (`--env-file`), never its
+ * command line (anyone on the machine can read /proc/<pid>/cmdline). With `--env-file`
+ * wrangler skips `.dev.vars`, so that file is folded in first; then every Worker binding set
+ * in this process's environment (the environment wins over `.dev.vars`); the stand-ins' last.
+ * The bindings are also written to `.data/standins.json`, where `npm run db:migrate` and
+ * `npm run db:seed` find them; both files are removed on exit.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { migrate } from './db-migrate.ts';
+import { parseEnv } from 'node:util';
+import { DEV_STANDINS_FILE, migrate } from './db-migrate.ts';
 import { seed } from './db-seed.ts';
 import { standinOptionsFromEnv, startStandins } from './standins.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DATA_DIR = `${ROOT}.data`;
+const ENV_FILE = `${DATA_DIR}/wrangler-dev.env`;
 const port = Number(process.env.PORT ?? 8787);
 
-const standins = await startStandins(standinOptionsFromEnv({ pgliteDir: `${ROOT}.data/pglite`, neonPort: 4444, upstashPort: 8079 }));
+/**
+ * Worker bindings (see src/env.ts) that this process passes on from its own environment.
+ * DATABASE_URL and DATABASE_REPLICA_URL are not among them: here they name the real servers
+ * behind the stand-in, and the Worker gets the stand-in's connection strings instead.
+ */
+const WORKER_BINDINGS_FROM_ENV = ['DEPENDENCY_TIMEOUT_MS', 'UPLOAD_TTL_SECONDS', 'UPLOAD_MAX_BYTES', 'UPLOAD_MAX_ROWS'] as const;
+
+/** Writes `contents` to `path` readable by this user only (a file left with wider rights is replaced). */
+function writePrivate(path: string, contents: string): void {
+  rmSync(path, { force: true });
+  writeFileSync(path, contents, { mode: 0o600, flag: 'wx' });
+}
+
+/**
+ * One `NAME='value'` line, quoted so that wrangler's dotenv reads the value back unchanged:
+ * quotes keep `#` and spaces, `\$` stops dotenv-expand from expanding `$NAME`.
+ */
+function envLine(name: string, value: string): string {
+  if (/[\r\n]/.test(value)) throw new Error(`${name}: a binding with a line break cannot go through an env file`);
+  const quote = ["'", '"', '`'].find((q) => !value.includes(q));
+  if (!quote) throw new Error(`${name}: a binding holding all three quote characters cannot go through an env file`);
+  return `${name}=${quote}${value.replaceAll('$', '\\$')}${quote}`;
+}
+
+mkdirSync(DATA_DIR, { recursive: true, mode: 0o700 });
+const standins = await startStandins(standinOptionsFromEnv({ pgliteDir: `${DATA_DIR}/pglite`, neonPort: 4444, upstashPort: 8079 }));
 const database = { databaseUrl: standins.bindings.DATABASE_URL, fetchEndpoint: standins.bindings.NEON_FETCH_ENDPOINT };
 const applied = await migrate(database);
 // A brand-new database gets the demo data; an existing one is left as it is.
@@ -22,21 +61,36 @@ const seeded = applied > 0 ? await seed(database) : 0;
 console.log(`[dev] stand-ins on ${standins.engines}; ${applied} migration(s) applied${seeded ? `, ${seeded} demo trainers added` : ''}`);
 console.log(`[dev]   Neon SQL over HTTP  ${standins.bindings.NEON_FETCH_ENDPOINT}`);
 console.log(`[dev]   Upstash REST        ${standins.bindings.UPSTASH_REDIS_REST_URL}`);
+if (standins.bindings.DATABASE_REPLICA_URL) console.log(`[dev]   read replicas       ${standins.bindings.DATABASE_REPLICA_URL.split(',').length}`);
 
-const wrangler = spawn(
-  'npx',
-  [
-    'wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1',
-    ...Object.entries(standins.bindings).flatMap(([name, value]) => ['--var', `${name}:${value}`]),
-  ],
-  {
-    cwd: ROOT,
-    stdio: 'inherit',
-    // Its own process group, so stopping it also stops workerd.
-    detached: true,
-    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+const devVarsPath = `${ROOT}.dev.vars`;
+const bindings: Record<string, string> = {
+  ...(existsSync(devVarsPath) ? parseEnv(readFileSync(devVarsPath, 'utf8')) : {}),
+  ...Object.fromEntries(WORKER_BINDINGS_FROM_ENV.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]]))),
+  ...standins.bindings,
+};
+writePrivate(ENV_FILE, `${Object.entries(bindings).map(([name, value]) => envLine(name, value)).join('\n')}\n`);
+writePrivate(DEV_STANDINS_FILE, `${JSON.stringify(standins.bindings, null, 2)}\n`);
+function removeFiles(): void {
+  rmSync(ENV_FILE, { force: true });
+  rmSync(DEV_STANDINS_FILE, { force: true });
+}
+process.once('exit', removeFiles);
+
+const wrangler = spawn('npx', ['wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1', '--env-file', ENV_FILE], {
+  cwd: ROOT,
+  stdio: 'inherit',
+  // Its own process group, so stopping it also stops workerd.
+  detached: true,
+  env: {
+    ...process.env,
+    WRANGLER_SEND_METRICS: 'false',
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
+    // The env file is the whole truth: no process.env on top of it (DATABASE_URL here is the real server, not the Worker's).
+    CLOUDFLARE_INCLUDE_PROCESS_ENV: 'false',
+    CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'true',
   },
-);
+});
 console.log(`[dev] API on http://127.0.0.1:${port} (docs: /docs)`);
 
 let stopping = false;
@@ -50,6 +104,7 @@ async function stop(code: number): Promise<void> {
       // already gone
     }
   }
+  removeFiles();
   await standins.close();
   process.exit(code);
 }
