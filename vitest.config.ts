@@ -1,17 +1,24 @@
 import { cloudflareTest } from '@cloudflare/vitest-pool-workers';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+// TEST_REPLICA_CLUSTER=1 runs only the read-replica suite, on a private primary + lagging
+// streaming replica (see test/global-setup.ts); every other run leaves that suite out.
+const replicaCluster = process.env.TEST_REPLICA_CLUSTER === '1';
+const REPLICA_TESTS = 'test/replicas*.test.ts';
 
 export default defineConfig({
   plugins: [
     cloudflareTest(({ inject }) => ({
       wrangler: { configPath: './wrangler.toml' },
       // The Worker reaches the stand-ins started by the global setup: only bindings differ from production.
+      // DATABASE_REPLICA_URL is among them whenever the run has a replica.
       miniflare: { bindings: { ...inject('bindings'), DEPENDENCY_TIMEOUT_MS: '3000' } },
     })),
   ],
   test: {
     globalSetup: ['./test/global-setup.ts'],
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    include: replicaCluster ? [REPLICA_TESTS] : ['test/**/*.test.ts', 'src/**/*.test.ts'],
+    exclude: replicaCluster ? configDefaults.exclude : [...configDefaults.exclude, REPLICA_TESTS],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -2,10 +2,18 @@
  * Runs in Node before the Workers-pool tests: starts the stand-ins (embedded engines by
  * default; the real servers when TEST_DATABASE_URL / TEST_REDIS_URL are set), gives the run
  * a fresh database, migrates it, and hands the Worker bindings to the tests.
+ *
+ * With TEST_REPLICA_CLUSTER=1 it first starts a private PostgreSQL primary + streaming
+ * replica (local/pg-cluster.ts) whose replica lags TEST_REPLICA_DELAY_MS (default 3000), and
+ * serves the replica as DATABASE_REPLICA_URL. The embedded run gets one read-only PGlite
+ * "replica" (no lag); the run on TEST_DATABASE_URL gets none.
  */
 import type { TestProject } from 'vitest/node';
 import { createServer, type Socket } from 'node:net';
+import pg from 'pg';
+import { listen, sendJson } from '../local/http.ts';
 import { migrate } from '../local/db-migrate.ts';
+import { startReplicatedCluster, type ReplicatedCluster } from '../local/pg-cluster.ts';
 import { createScratchDatabase } from '../local/scratch-database.ts';
 import { startStandins } from '../local/standins.ts';
 import './provided-context.ts';
@@ -28,19 +36,99 @@ async function startBlackHole() {
   };
 }
 
+async function query<T>(url: string, text: string, values: unknown[] = []): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows[0] as T;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Waits until the replica has replayed everything the primary has written so far. */
+async function waitForReplay(primaryUrl: string, replicaUrl: string, timeoutMs: number): Promise<void> {
+  const { lsn } = await query<{ lsn: string }>(primaryUrl, 'SELECT pg_current_wal_lsn()::text AS lsn');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { caught } = await query<{ caught: boolean | null }>(replicaUrl, 'SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught', [lsn]);
+    if (caught) return;
+    if (Date.now() > deadline) throw new Error(`the replica did not replay ${lsn} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Loopback control endpoints for tests inside workerd: `POST /replica/stop` kills the replica. */
+function startControlServer(cluster: ReplicatedCluster) {
+  return listen(async (req, res) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (req.method === 'POST' && path === '/replica/stop') {
+      await cluster.stopReplica();
+      sendJson(res, 200, { stopped: 'replica' });
+      return;
+    }
+    sendJson(res, 404, { error: `no ${req.method} ${path}` });
+  });
+}
+
 export default async function setup(project: TestProject) {
-  const serverUrl = process.env.TEST_DATABASE_URL;
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const teardown = async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+  };
+  try {
+    await start(project, cleanups);
+  } catch (error) {
+    await teardown();
+    throw error;
+  }
+  return teardown;
+}
+
+async function start(project: TestProject, cleanups: (() => Promise<unknown>)[]): Promise<void> {
+  const useCluster = process.env.TEST_REPLICA_CLUSTER === '1';
+  const delayMs = Number(process.env.TEST_REPLICA_DELAY_MS ?? 3000);
+  let cluster: ReplicatedCluster | undefined;
+  if (useCluster) {
+    const started = performance.now();
+    cluster = await startReplicatedCluster({ applyDelayMs: delayMs });
+    cleanups.push(cluster.close);
+    console.log(`[test] private primary + streaming replica (apply delay ${delayMs} ms) up in ${Math.round(performance.now() - started)} ms`);
+  }
+  const serverUrl = cluster?.primaryUrl ?? process.env.TEST_DATABASE_URL;
   const scratch = serverUrl ? await createScratchDatabase(serverUrl, 'pokemon_test') : undefined;
-  const standins = await startStandins({ postgresUrl: scratch?.url, redisUrl: process.env.TEST_REDIS_URL });
+  // The private cluster goes with its data; a scratch database on a shared server is dropped.
+  if (scratch && !cluster) cleanups.push(scratch.drop);
+  let replicaUrls: string[] | undefined;
+  if (cluster && scratch) {
+    const replica = new URL(cluster.replicaUrl);
+    replica.pathname = new URL(scratch.url).pathname;
+    replicaUrls = [replica.toString()];
+  }
+  const standins = await startStandins({
+    postgresUrl: scratch?.url,
+    replicaUrls,
+    pgliteReplicas: serverUrl ? undefined : 1,
+    redisUrl: process.env.TEST_REDIS_URL,
+  });
+  cleanups.push(standins.close);
   await migrate({ databaseUrl: standins.bindings.DATABASE_URL, fetchEndpoint: standins.bindings.NEON_FETCH_ENDPOINT });
+  if (cluster && scratch && replicaUrls) {
+    const started = performance.now();
+    // Poll the replica's own `postgres` database: the scratch one appears there only once replayed.
+    await waitForReplay(scratch.url, cluster.replicaUrl, delayMs + 30_000);
+    console.log(`[test] replica caught up with the migrated primary in ${Math.round(performance.now() - started)} ms`);
+  }
   console.log(`[test] stand-ins on ${standins.engines}${scratch ? ` (database ${new URL(scratch.url).pathname.slice(1)})` : ''}`);
   project.provide('bindings', standins.bindings);
   project.provide('engines', standins.engines);
+  project.provide('replicaDelayMs', cluster ? delayMs : 0);
+  if (cluster) {
+    const control = await startControlServer(cluster);
+    cleanups.push(control.close);
+    project.provide('controlUrl', control.url);
+  }
   const blackHole = await startBlackHole();
+  cleanups.push(blackHole.close);
   project.provide('blackHoleUrl', blackHole.url);
-  return async () => {
-    await blackHole.close();
-    await standins.close();
-    await scratch?.drop();
-  };
 }

@@ -6,6 +6,8 @@ declare module 'vitest' {
     /** Worker bindings that point at the local stand-ins (see local/standins.ts). */
     bindings: {
       DATABASE_URL: string;
+      /** Comma-separated read-replica connection strings; absent when the run has no replica. */
+      DATABASE_REPLICA_URL?: string;
       NEON_FETCH_ENDPOINT: string;
       UPSTASH_REDIS_REST_URL: string;
       UPSTASH_REDIS_REST_TOKEN: string;
@@ -14,5 +16,9 @@ declare module 'vitest' {
     engines: string;
     /** A TCP server that accepts connections and never answers: a hung dependency. */
     blackHoleUrl: string;
+    /** How long the replica lags behind the primary (its WAL apply delay), ms; 0 without a lagging replica. */
+    replicaDelayMs: number;
+    /** Only with TEST_REPLICA_CLUSTER=1: a loopback server where `POST /replica/stop` kills the replica. */
+    controlUrl?: string;
   }
 }

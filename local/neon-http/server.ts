@@ -23,9 +23,10 @@ import {
 /** Neon's limit for both the request body and the accumulated rows of a response. */
 export const NEON_SIZE_LIMIT = 10 * 1024 * 1024;
 
+/** The error body's keys after `message`, in the order Neon's proxy writes them. */
 const ERROR_KEYS = [
-  'severity', 'code', 'detail', 'hint', 'position', 'internalPosition', 'internalQuery', 'where',
-  'schema', 'table', 'column', 'dataType', 'constraint', 'file', 'line', 'routine',
+  'code', 'detail', 'hint', 'position', 'internalPosition', 'internalQuery', 'severity', 'where',
+  'table', 'column', 'schema', 'dataType', 'constraint', 'file', 'line', 'routine',
 ] as const satisfies readonly (keyof PostgresErrorFields)[];
 
 const ISOLATION_LEVELS: readonly IsolationLevel[] = ['ReadUncommitted', 'ReadCommitted', 'RepeatableRead', 'Serializable'];

@@ -4,10 +4,11 @@
  * Expected values are what direct `pg` returns for the same queries.
  */
 import { neon, neonConfig, NeonDbError } from '@neondatabase/serverless';
+import { connect } from 'cloudflare:sockets';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 
-const { DATABASE_URL, NEON_FETCH_ENDPOINT } = inject('bindings');
+const { DATABASE_URL, DATABASE_REPLICA_URL, NEON_FETCH_ENDPOINT } = inject('bindings');
 const sql = neon(DATABASE_URL);
 const unique = () => `t_${crypto.randomUUID().replaceAll('-', '')}`;
 
@@ -159,5 +160,102 @@ describe('Neon stand-in: protocol errors', () => {
     const response = await fetch(NEON_FETCH_ENDPOINT.replace(/\/sql$/, '/other'), { method: 'POST', body: '{}' });
     expect(response.status).toBe(400);
     expect(await response.json()).toBe('query is not supported');
+  });
+});
+
+/** DATABASE_URL with one part changed. */
+function withUrl(change: (url: URL) => void): string {
+  const url = new URL(DATABASE_URL);
+  change(url);
+  return url.toString();
+}
+
+describe('Neon stand-in: databases and credentials', () => {
+  it('refuses a wrong password as Neon does: 400, "password authentication failed for user \'…\'"', async () => {
+    const error = await neon(withUrl((url) => (url.password = 'wrong')))`SELECT 1`.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NeonDbError);
+    // Neon's proxy (not Postgres) refuses it, so there is no SQLSTATE: code and severity are empty.
+    expect(error).toMatchObject({ message: "password authentication failed for user 'local'", code: '', severity: '' });
+  });
+
+  it('refuses an unknown user with the same message, naming that user', async () => {
+    const error = await neon(withUrl((url) => (url.username = 'nobody')))`SELECT 1`.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NeonDbError);
+    expect((error as Error).message).toBe("password authentication failed for user 'nobody'");
+  });
+
+  it('answers an unknown host (Neon: an unknown endpoint) like a wrong password', async () => {
+    const error = await neon(withUrl((url) => (url.hostname = 'ep-nowhere.localhost')))`SELECT 1`.catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NeonDbError);
+    expect((error as Error).message).toBe("password authentication failed for user 'local'");
+  });
+
+  it('answers an unknown database on a known host with Postgres\'s 3D000, relayed as a server error', async () => {
+    const response = await post(JSON.stringify({ query: 'SELECT 1', params: [] }), {
+      'Neon-Connection-String': withUrl((url) => (url.pathname = '/nope')),
+    });
+    expect(response.status).toBe(500);
+    expect(await response.json()).toMatchObject({ message: 'database "nope" does not exist', code: '3D000', severity: 'FATAL' });
+    await expect(neon(withUrl((url) => (url.pathname = '/nope')))`SELECT 1`).rejects.toThrow(/^Server error \(HTTP status 500\): .*3D000/);
+  });
+
+  it('refuses a request addressed to a foreign Host (DNS rebinding) with a short JSON 403', async () => {
+    // fetch() always derives Host from the URL, so speak HTTP over a raw socket, as a browser
+    // tricked by a rebound name would: right address, foreign Host.
+    const send = async (host: string) => {
+      const { hostname, port } = new URL(NEON_FETCH_ENDPOINT);
+      const socket = connect({ hostname, port: Number(port) });
+      const body = JSON.stringify({ query: 'SELECT 1', params: [] });
+      const writer = socket.writable.getWriter();
+      await writer.write(
+        new TextEncoder().encode(
+          `POST /sql HTTP/1.1\r\nHost: ${host}\r\nNeon-Connection-String: ${DATABASE_URL}\r\n` +
+            `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+        ),
+      );
+      const text = await new Response(socket.readable).text();
+      await socket.close().catch(() => {});
+      return { status: Number(text.split(' ')[1]), body: text.slice(text.indexOf('\r\n\r\n') + 4) };
+    };
+    for (const host of ['attacker.example', 'attacker.example:80', '127.0.0.1.nip.io', 'localhost.attacker.example']) {
+      const refused = await send(host);
+      expect(refused.status, host).toBe(403);
+      expect((JSON.parse(refused.body) as { message: string }).message).toMatch(/^forbidden host/);
+    }
+    for (const host of [new URL(NEON_FETCH_ENDPOINT).host, 'localhost:1', '[::1]:1', '127.0.0.1']) {
+      expect((await send(host)).status, host).toBe(200);
+    }
+  });
+
+  it('grants no CORS access: neither on answers nor on a preflight', async () => {
+    const answer = await post(JSON.stringify({ query: 'SELECT 1', params: [] }), {
+      'Neon-Connection-String': DATABASE_URL,
+      Origin: 'https://attacker.example',
+    });
+    expect(answer.status).toBe(200);
+    expect([...answer.headers.keys()].filter((name) => name.startsWith('access-control-'))).toEqual([]);
+    await answer.arrayBuffer();
+    const preflight = await fetch(NEON_FETCH_ENDPOINT, {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://attacker.example', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'neon-connection-string' },
+    });
+    expect(preflight.ok).toBe(false);
+    expect([...preflight.headers.keys()].filter((name) => name.startsWith('access-control-'))).toEqual([]);
+    await preflight.arrayBuffer();
+  });
+
+  it.skipIf(!DATABASE_REPLICA_URL)('serves each replica in DATABASE_REPLICA_URL read-only: reads work, writes fail with 25006', async () => {
+    for (const replicaUrl of DATABASE_REPLICA_URL!.split(',')) {
+      const replica = neon(replicaUrl);
+      expect(await replica`SELECT count(*)::int > 1000 AS loaded FROM species`).toEqual([{ loaded: true }]);
+      const single = await replica.query('CREATE TABLE replica_write_check (x int)').catch((e: unknown) => e);
+      expect(single).toBeInstanceOf(NeonDbError);
+      expect(single).toMatchObject({ code: '25006' });
+      const batch = await replica.transaction([replica`SELECT 1`, replica`UPDATE trainers SET first_name = first_name`]).catch((e: unknown) => e);
+      expect(batch).toMatchObject({ code: '25006' });
+      // Asking for a read-write batch changes nothing: a replica cannot write.
+      const readWrite = await replica.transaction([replica`UPDATE trainers SET first_name = first_name`], { readOnly: false }).catch((e: unknown) => e);
+      expect(readWrite).toMatchObject({ code: '25006' });
+    }
   });
 });
