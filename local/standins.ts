@@ -102,7 +102,7 @@ export async function startStandins(options: StandinOptions = {}): Promise<Stand
     UPSTASH_REDIS_REST_TOKEN: token,
   };
   if (replicas.length) bindings.DATABASE_REPLICA_URL = replicas.map((r) => r.connectionString).join(',');
-  const replicaNote = replicas.length ? ` (+${replicas.length} read-only replica${replicas.length > 1 ? 's' : ''})` : '';
+  const replicaNote = replicas.length ? ` (+${replicas.length} replica${replicas.length > 1 ? 's' : ''})` : '';
   return {
     bindings,
     engines: `${sqlEngine.kind}${replicaNote} + ${options.redisUrl ? 'redis' : 'memory'}`,
