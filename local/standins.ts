@@ -19,10 +19,10 @@ export interface StandinOptions {
    */
   replicaUrls?: string[] | undefined;
   /**
-   * Embedded only: this many "replicas" that are the PGlite database itself, every request
-   * made read-only (writes fail with 25006 as on a standby; no lag).
+   * Without `replicaUrls`: this many "replicas" that are the primary database itself (PGlite or
+   * the real server), every request made read-only (writes fail with 25006 as on a standby; no lag).
    */
-  pgliteReplicas?: number | undefined;
+  readOnlyReplicas?: number | undefined;
   /** A real Redis (`redis://…`); omit for the in-memory engine. */
   redisUrl?: string | undefined;
   neonPort?: number;
@@ -81,13 +81,12 @@ function connectionString(host: string, password: string): string {
 /** Starts both stand-ins; `close()` stops the servers and the engines behind them. */
 export async function startStandins(options: StandinOptions = {}): Promise<Standins> {
   if (options.replicaUrls?.length && !options.postgresUrl) throw new Error('replicaUrls needs postgresUrl: real replicas of a real primary');
-  if (options.pgliteReplicas && options.postgresUrl) throw new Error('pgliteReplicas is for the embedded engine only; use replicaUrls');
   const sqlEngine: SqlEngine = options.postgresUrl
     ? connectPostgres(options.postgresUrl)
     : await openPglite(options.pgliteDir);
-  const replicaEngines: SqlEngine[] = options.postgresUrl
-    ? (options.replicaUrls ?? []).map((url) => connectPostgres(url))
-    : Array.from({ length: options.pgliteReplicas ?? 0 }, () => readOnly(sqlEngine));
+  const replicaEngines: SqlEngine[] = options.replicaUrls?.length
+    ? options.replicaUrls.map((url) => connectPostgres(url))
+    : Array.from({ length: options.readOnlyReplicas ?? 0 }, () => readOnly(sqlEngine));
   const redisEngine: RedisEngine = options.redisUrl ? await connectRedis(options.redisUrl) : createMemoryEngine();
   const token = randomBytes(16).toString('hex');
   const password = randomBytes(16).toString('hex');

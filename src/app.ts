@@ -1,11 +1,8 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
-import { HTTPException } from 'hono/http-exception';
 import type { AppEnv } from './env.ts';
-import { sqlState } from './platform/database.ts';
-import { findDependencyError } from './platform/dependency-error.ts';
-import { requestContext } from './platform/middleware.ts';
-import { Problem, problemResponse } from './platform/problem.ts';
+import { Problem, problemFor, problemResponse } from './platform/problem.ts';
+import { services } from './platform/services.ts';
 import { healthRoutes } from './routes/health/health.index.ts';
 import { exchangeRoutes } from './routes/exchanges/exchanges.index.ts';
 import { pokemonRoutes } from './routes/pokemon/pokemon.index.ts';
@@ -30,7 +27,7 @@ function allowedMethods(app: OpenAPIHono<AppEnv>, path: string): string[] {
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ strict: false });
 
-  app.use('*', requestContext);
+  app.use('*', services);
 
   const routes = app
     .route('/', healthRoutes)
@@ -71,26 +68,10 @@ export function createApp() {
   });
 
   app.onError((error, c) => {
-    if (error instanceof Problem) return problemResponse(c, error);
-    const unavailable = findDependencyError(error);
-    if (unavailable) {
-      const name = unavailable.dependency === 'db' ? 'database' : 'cache';
-      console.error(`[${c.get('requestId')}]`, unavailable.message);
-      return problemResponse(
-        c,
-        new Problem('dependency-unavailable', `The ${name} did not answer; try again shortly.`, { dependency: name }, { 'Retry-After': '1' }),
-      );
-    }
-    // Postgres's "data exception" class: a value the validators let through but the database refuses.
-    if (sqlState(error)?.startsWith('22')) {
-      return problemResponse(c, new Problem('validation-failed', 'A value in the request cannot be stored or compared by the database.'));
-    }
-    if (error instanceof HTTPException && error.status < 500) {
-      const code = error.status === 413 ? 'payload-too-large' : error.status === 415 ? 'unsupported-media-type' : 'malformed-request';
-      return problemResponse(c, new Problem(code, error.message));
-    }
-    console.error(`[${c.get('requestId')}] unhandled error`, error);
-    return problemResponse(c, new Problem('internal-error', `Something went wrong on our side; quote request id ${c.get('requestId')} when reporting it.`));
+    const requestId = c.get('requestId');
+    const problem = problemFor(error, requestId);
+    if (problem.status >= 500 && problem !== error) console.error(`[${requestId}] ${problem.code}`, error);
+    return problemResponse(c, problem);
   });
 
   return routes;

@@ -1,17 +1,22 @@
-import type { Database } from './platform/database.ts';
-import type { Cache } from './platform/cache.ts';
-import type { RoundTrips } from './platform/round-trips.ts';
+import type { Services } from './platform/services.ts';
 
-/** Worker bindings: secrets and vars from `wrangler.toml` / `wrangler secret put` / `.dev.vars`. */
+/**
+ * Worker bindings: secrets and vars from `wrangler.toml` / `wrangler secret put` / `.dev.vars`.
+ * All are strings; `platform/config.ts` parses them once into a typed configuration.
+ */
 export interface Bindings {
   /** Postgres connection string (Neon's, in production). */
   DATABASE_URL: string;
+  /** Read replicas' connection strings, comma-separated; unset: every read goes to the primary. */
+  DATABASE_REPLICA_URL?: string;
   /** Set only for local stand-ins: the full URL of the SQL-over-HTTP endpoint, e.g. `http://127.0.0.1:4444/sql`. */
   NEON_FETCH_ENDPOINT?: string;
   UPSTASH_REDIS_REST_URL: string;
   UPSTASH_REDIS_REST_TOKEN: string;
-  /** Per-round-trip timeout for database and cache calls, in milliseconds (default 5000). */
+  /** Per-round-trip timeout for the primary database and Redis, in milliseconds (default 5000). */
   DEPENDENCY_TIMEOUT_MS?: string;
+  /** Per-round-trip timeout for a read replica before the read goes to the primary, in milliseconds (default 1000). */
+  REPLICA_TIMEOUT_MS?: string;
   /** Seconds a CSV upload stays staged before it expires (default 3600). */
   UPLOAD_TTL_SECONDS?: string;
   /** Largest CSV upload body, in bytes (default 52428800: 50 MiB). */
@@ -20,18 +25,10 @@ export interface Bindings {
   UPLOAD_MAX_ROWS?: string;
 }
 
-/** A binding holding a positive whole number, or `fallback` when it is unset or anything else. */
-export function positiveIntegerBinding(value: string | undefined, fallback: number): number {
-  const number = Number(value);
-  return Number.isSafeInteger(number) && number > 0 ? number : fallback;
-}
-
 /** Per-request values set by middleware. */
 export interface Variables {
   requestId: string;
-  roundTrips: RoundTrips;
-  db: Database;
-  cache: Cache;
+  services: Services;
 }
 
 export interface AppEnv {

@@ -108,7 +108,8 @@ async function start(project: TestProject, cleanups: (() => Promise<unknown>)[])
   const standins = await startStandins({
     postgresUrl: scratch?.url,
     replicaUrls,
-    pgliteReplicas: serverUrl ? undefined : 1,
+    // Without a streaming replica, a read-only view of the primary: a write sent to a replica fails in every run.
+    readOnlyReplicas: cluster ? undefined : 1,
     redisUrl: process.env.TEST_REDIS_URL,
   });
   cleanups.push(standins.close);

@@ -1,23 +1,25 @@
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { call, callWithBindings, DEAD_URL, expectProblem, roundTrips } from './support/api.ts';
+import { call, callWithBindings, DEAD_URL, expectProblem, roundTrips, HAS_REPLICA } from './support/api.ts';
 
 describe('GET /health', () => {
   it('reports both dependencies with one round trip each', async () => {
     const response = await call('/health');
     expect(response.status).toBe(200);
-    const body = await response.json();
+    const body = (await response.json()) as { checks: { replicas: unknown[] } };
     expect(body).toMatchObject({
       status: 'ok',
-      checks: { database: { status: 'ok', latencyMs: expect.any(Number) }, cache: { status: 'ok', latencyMs: expect.any(Number) } },
+      checks: { database: { status: 'ok', latencyMs: expect.any(Number) }, redis: { status: 'ok', latencyMs: expect.any(Number) } },
     });
-    expect(roundTrips(response)).toEqual({ db: 1, cache: 1 });
+    expect(body.checks.replicas).toHaveLength(HAS_REPLICA ? 1 : 0);
+    // The primary, Redis, and each replica pinned (a probe never falls back to the primary).
+    expect(roundTrips(response)).toEqual({ db: 1, replica: HAS_REPLICA ? 1 : 0, redis: 1 });
   });
 
-  it('answers 503 naming the cache when Redis is unreachable', async () => {
+  it('answers 503 naming Redis when it is unreachable', async () => {
     const response = await callWithBindings({ UPSTASH_REDIS_REST_URL: DEAD_URL }, '/health');
     const problem = await expectProblem(response, 503);
-    expect(problem.dependencies).toEqual(['cache']);
+    expect(problem.dependencies).toEqual(['redis']);
     expect(problem.checks.database.status).toBe('ok');
     expect(response.headers.get('Retry-After')).toBe('1');
   });
@@ -36,7 +38,7 @@ describe('GET /health', () => {
       '/health',
     );
     const problem = await expectProblem(response, 503);
-    expect(problem.dependencies).toEqual(['database', 'cache']);
+    expect(problem.dependencies).toEqual(['database', 'redis']);
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 });
@@ -51,7 +53,7 @@ describe('request metadata', () => {
 
   it('reports round trips and total time in Server-Timing', async () => {
     const response = await call('/health');
-    expect(response.headers.get('Server-Timing')).toMatch(/^db;count=1;dur=[\d.]+, cache;count=1;dur=[\d.]+, total;dur=[\d.]+$/);
+    expect(response.headers.get('Server-Timing')).toMatch(/^db;count=1;dur=[\d.]+, replica;count=[01];dur=[\d.]+, redis;count=1;dur=[\d.]+, total;dur=[\d.]+$/);
   });
 });
 
@@ -77,5 +79,65 @@ describe('problem types', () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ type: '/problems/not-found', title: 'Not found', status: 404, description: expect.any(String) });
     await expectProblem(await call('/problems/no-such-type'), 404);
+  });
+});
+
+describe('configuration', () => {
+  it('answers 503 misconfigured naming a missing binding, and /health says so', async () => {
+    const response = await callWithBindings({ UPSTASH_REDIS_REST_TOKEN: undefined }, '/health');
+    const problem = await expectProblem(response, 503);
+    expect(problem).toMatchObject({ type: '/problems/misconfigured', binding: 'UPSTASH_REDIS_REST_TOKEN' });
+    expect(problem.detail).toContain('UPSTASH_REDIS_REST_TOKEN is not set');
+    expect(response.headers.get('X-Request-Id')).toBe(problem.requestId);
+  });
+
+  it('answers 503 misconfigured naming a binding that does not parse', async () => {
+    for (const [binding, value] of [
+      ['DATABASE_URL', 'not a url'],
+      ['UPSTASH_REDIS_REST_URL', 'ftp://example.com'],
+      ['DEPENDENCY_TIMEOUT_MS', '5s'],
+      ['UPLOAD_MAX_ROWS', '-1'],
+      ['DATABASE_REPLICA_URL', 'postgresql://a:b@host/db, nonsense'],
+    ] as const) {
+      const problem = await expectProblem(await callWithBindings({ [binding]: value }, '/trainers'), 503);
+      expect(problem.binding, binding).toBe(binding);
+    }
+  });
+});
+
+describe('read replicas', () => {
+  it('sends every read to the primary when no replica is configured', async () => {
+    const response = await callWithBindings({ DATABASE_REPLICA_URL: undefined }, '/trainers');
+    expect(response.status).toBe(200);
+    expect(roundTrips(response)).toEqual({ db: 1, replica: 0, redis: 0 });
+  });
+
+  it('stamps every answer that reached the database with an X-Bookmark', async () => {
+    const read = await call('/species/pikachu');
+    expect(read.headers.get('X-Bookmark')).toMatch(/^[0-9a-f]{16}$/);
+    const written = await call('/trainers', { method: 'POST', json: { id: `bm-${crypto.randomUUID().slice(0, 8)}`, firstName: 'A', lastName: 'B', dateOfBirth: '2000-01-01' } });
+    expect(written.status).toBe(201);
+    // After a write: the WAL position and the writing transaction.
+    expect(written.headers.get('X-Bookmark')).toMatch(/^[0-9a-f]{16}-\d+$/);
+    const problem = await call('/problems/not-found');
+    expect(problem.headers.get('X-Bookmark')).toBeNull();
+  });
+
+  it('answers 422 for a bookmark this API did not issue', async () => {
+    for (const bookmark of ['nope', '0/16B3748', '00000000016b3748-', 'x'.repeat(300)]) {
+      const problem = await expectProblem(await call('/trainers', { headers: { 'X-Bookmark': bookmark } }), 422);
+      expect(problem.errors).toEqual([{ parameter: 'X-Bookmark', detail: expect.any(String) }]);
+    }
+  });
+
+  it('serves a bookmarked read from a replica that has caught up', async () => {
+    const written = await call('/trainers', { method: 'POST', json: { id: `bm-${crypto.randomUUID().slice(0, 8)}`, firstName: 'A', lastName: 'B', dateOfBirth: '2000-01-01' } });
+    const bookmark = written.headers.get('X-Bookmark')!;
+    const { id } = (await written.json()) as { id: string };
+    const read = await call(`/trainers/${id}`, { headers: { 'X-Bookmark': bookmark } });
+    expect(read.status).toBe(200);
+    // This run's replica does not lag, so it passes the freshness check in the same round trip.
+    expect(roundTrips(read)).toEqual({ db: 0, replica: 1, redis: 0 });
+    expect(BigInt(`0x${read.headers.get('X-Bookmark')!.slice(0, 16)}`)).toBeGreaterThanOrEqual(BigInt(`0x${bookmark.slice(0, 16)}`));
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { call, expectProblem, roundTrips } from './support/api.ts';
+import { call, expectProblem, roundTrips, expectedTrips } from './support/api.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
 
 describe('POST /pokemon', () => {
@@ -12,7 +12,7 @@ describe('POST /pokemon', () => {
     });
     expect(response.status).toBe(201);
     expect(response.headers.get('Location')).toBe(`/pokemon/${id}`);
-    expect(roundTrips(response)).toEqual({ db: 1, cache: 0 });
+    expect(roundTrips(response)).toEqual(expectedTrips({ writes: 1 }));
     expect(await response.json()).toMatchObject({
       id,
       nickname: 'Sparky',
@@ -63,7 +63,7 @@ describe('PATCH /pokemon/:id', () => {
     const created = await createPokemon(trainer.id);
     const response = await call(`/pokemon/${created.id}`, { method: 'PATCH', json: { nickname: 'Bolt', level: 30, species: 'raichu' } });
     expect(response.status).toBe(200);
-    expect(roundTrips(response).db).toBe(1);
+    expect(roundTrips(response)).toEqual(expectedTrips({ writes: 1 }));
     expect(await response.json()).toMatchObject({ nickname: 'Bolt', level: 30, species: { name: 'Raichu' }, owner: trainer.id });
   });
 
@@ -100,7 +100,7 @@ describe('lists', () => {
     const a = await createPokemon(trainer.id, { id: `${trainer.id}-a` });
     const b = await createPokemon(trainer.id, { id: `${trainer.id}-b` });
     const response = await call(`/trainers/${trainer.id}/pokemon?limit=1`);
-    expect(roundTrips(response).db).toBe(1);
+    expect(roundTrips(response)).toEqual(expectedTrips({ reads: 1 }));
     const first = (await response.json()) as { data: { id: string }[]; nextCursor: string };
     expect(first.data.map((p) => p.id)).toEqual([a.id]);
     const second = (await (await call(`/trainers/${trainer.id}/pokemon?limit=1&cursor=${first.nextCursor}`)).json()) as { data: { id: string }[]; nextCursor: null };

@@ -3,8 +3,8 @@
  * locks, checks and writes, so a trade is all or nothing however many run at once.
  */
 import { sql } from 'drizzle-orm';
-import { sqlState, type Database } from '../platform/database.ts';
-import { canonicalJson, sha256 } from '../platform/idempotency.ts';
+import { retryOnSqlState, SQLSTATE, type Database } from '../platform/database.ts';
+import { canonicalJson, sha256 } from '../platform/hashing.ts';
 
 export interface NewExchange {
   trainerA: string;
@@ -65,8 +65,7 @@ export async function exchangeId(idempotencyKey: string | undefined, input: NewE
   return `ex_${(await sha256(`exchanges:${idempotencyKey}:${canonicalJson(input)}`)).slice(0, 32)}`;
 }
 
-/** Postgres broke a lock cycle by aborting this statement: nothing was written, so it can run again. */
-const DEADLOCK_DETECTED = '40P01';
+/** Runs of the statement before a trade that keeps losing deadlocks gives up. */
 const ATTEMPTS = 3;
 
 /**
@@ -89,13 +88,7 @@ const ATTEMPTS = 3;
  * aborted exchange wrote nothing, so it is retried (a rare extra round trip).
  */
 export async function createExchange(db: Database, id: string, input: NewExchange): Promise<CreateExchangeResult> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await runExchange(db, id, input);
-    } catch (error) {
-      if (attempt === ATTEMPTS || sqlState(error) !== DEADLOCK_DETECTED) throw error;
-    }
-  }
+  return retryOnSqlState([SQLSTATE.deadlockDetected], ATTEMPTS, () => runExchange(db, id, input));
 }
 
 async function runExchange(db: Database, id: string, { trainerA, trainerB, pokemonsA, pokemonsB }: NewExchange): Promise<CreateExchangeResult> {

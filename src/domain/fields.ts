@@ -2,7 +2,7 @@
  * Field rules shared by the JSON API and CSV uploads: one source of truth for what a valid
  * trainer or Pokémon is.
  */
-import { z } from '@hono/zod-openapi';
+import { z } from 'zod';
 
 export const MIN_DATE = '1900-01-01';
 
@@ -50,7 +50,7 @@ export const pastDateSchema = z
   .refine(isCalendarDate, 'must be a real date written YYYY-MM-DD')
   .refine((value) => !isCalendarDate(value) || value >= MIN_DATE, `must not be before ${MIN_DATE}`)
   .refine((value) => !isCalendarDate(value) || value <= today(), 'must not be in the future')
-  .openapi({ format: 'date', example: '2010-05-17' });
+  .meta({ format: 'date', example: '2010-05-17' });
 
 export const levelSchema = z
   .number({ error: 'must be a whole number from 1 to 100' })
@@ -76,5 +76,5 @@ export function forbiddenField(message: string) {
     .unknown()
     .refine((value) => value === undefined, message)
     .optional()
-    .openapi({ readOnly: true, description: message });
+    .meta({ readOnly: true, description: message });
 }

@@ -2,7 +2,7 @@
  * Trainers: the SQL behind the trainer routes. Each function is one database round trip.
  */
 import { and, asc, eq, gt, ilike, or, sql } from 'drizzle-orm';
-import { sqlState, type Database } from '../platform/database.ts';
+import { retryOnSqlState, sqlState, SQLSTATE, type Database } from '../platform/database.ts';
 import { pokemon, trainers } from '../db/schema.ts';
 
 export type TrainerRow = typeof trainers.$inferSelect;
@@ -120,19 +120,17 @@ const DELETE_ATTEMPTS = 3;
  * predates it); the statement then runs again and sees it.
  */
 export async function deleteTrainer(db: Database, id: string, cascade: boolean): Promise<DeleteTrainerResult> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      const { rows } = await db.execute<{ found: boolean; owned: number; deleted_pokemon: number; deleted: boolean }>(deleteStatement(id, cascade));
-      const row = rows[0]!;
-      if (!row.found) return { status: 'not-found' };
-      if (!row.deleted) return { status: 'owns-pokemon', pokemonCount: row.owned };
-      return { status: 'deleted', pokemonDeleted: row.deleted_pokemon };
-    } catch (error) {
-      const state = sqlState(error);
-      if ((state !== '23503' && state !== '40P01') || attempt === DELETE_ATTEMPTS) {
-        if (state === '23503') return { status: 'owns-pokemon', pokemonCount: null };
-        throw error;
-      }
-    }
+  try {
+    const { rows } = await retryOnSqlState([SQLSTATE.foreignKeyViolation, SQLSTATE.deadlockDetected], DELETE_ATTEMPTS, () =>
+      db.execute<{ found: boolean; owned: number; deleted_pokemon: number; deleted: boolean }>(deleteStatement(id, cascade)),
+    );
+    const row = rows[0]!;
+    if (!row.found) return { status: 'not-found' };
+    if (!row.deleted) return { status: 'owns-pokemon', pokemonCount: row.owned };
+    return { status: 'deleted', pokemonDeleted: row.deleted_pokemon };
+  } catch (error) {
+    // Pokémon kept arriving for this trainer on every attempt.
+    if (sqlState(error) === SQLSTATE.foreignKeyViolation) return { status: 'owns-pokemon', pokemonCount: null };
+    throw error;
   }
 }

@@ -1,5 +1,7 @@
-import { positiveIntegerBinding } from '../env.ts';
 import type { Dependency } from './round-trips.ts';
+
+/** How problems and logs name each dependency. */
+export const DEPENDENCY_NAMES: Record<Dependency, string> = { db: 'database', replica: 'replica', redis: 'redis' };
 
 /**
  * A dependency could not be reached in time (network error, timeout, 5xx from its HTTP
@@ -8,9 +10,7 @@ import type { Dependency } from './round-trips.ts';
 export class DependencyUnavailableError extends Error {
   readonly dependency: Dependency;
   constructor(dependency: Dependency, cause: unknown) {
-    super(`${dependency === 'db' ? 'database' : 'cache'} unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-    });
+    super(`${DEPENDENCY_NAMES[dependency]} unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.dependency = dependency;
   }
 }
@@ -27,9 +27,4 @@ export function* errorChain(error: unknown): Generator<Error> {
 export function findDependencyError(error: unknown): DependencyUnavailableError | undefined {
   for (const link of errorChain(error)) if (link instanceof DependencyUnavailableError) return link;
   return undefined;
-}
-
-/** Milliseconds before an outbound round trip is abandoned. */
-export function dependencyTimeout(value: string | undefined): number {
-  return positiveIntegerBinding(value, 5_000);
 }

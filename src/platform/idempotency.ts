@@ -1,11 +1,12 @@
 /**
  * `Idempotency-Key` for unsafe routes: the first request with a key runs; a retry with the
  * same key and body gets the first answer back without running again. State lives in Redis
- * under `idem:<scope>:<key>`; each step is one cache round trip.
+ * under `idem:<scope>:<key>`; each step is one Redis round trip.
  */
 import type { Context } from 'hono';
 import type { AppEnv } from '../env.ts';
-import { Problem, problemResponse } from './problem.ts';
+import { canonicalJson, sha256 } from './hashing.ts';
+import { Problem, problemFor, problemResponse } from './problem.ts';
 
 /** How long a finished answer is replayed. */
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
@@ -32,22 +33,6 @@ export interface IdempotencyOptions {
   request: unknown;
 }
 
-/** JSON with object keys sorted, so the same request always hashes the same. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
-}
-
-/** Hex SHA-256 of `text`'s UTF-8 bytes. */
-export async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
-}
-
 /** The answer to a retry whose key is already taken. */
 function replay(entry: Entry, bodyHash: string): Response {
   if (entry.bodyHash !== bodyHash) {
@@ -72,7 +57,7 @@ export async function idempotent<R extends Response>(c: Context<AppEnv>, options
   const slot = `idem:${options.scope}:${options.key}`;
   const bodyHash = await sha256(canonicalJson(options.request));
   const inFlight: Entry = { state: 'in-flight', bodyHash };
-  const previous = await c.var.cache.set<Entry>(slot, inFlight, { nx: true, get: true, ex: IN_FLIGHT_TTL_SECONDS });
+  const previous = await c.var.services.redis.set<Entry>(slot, inFlight, { nx: true, get: true, ex: IN_FLIGHT_TTL_SECONDS });
   // Typed as what `run` answers: a replay is that first answer, and a problem is one of its statuses.
   if (previous !== null && previous !== 'OK') return replay(previous, bodyHash) as R;
 
@@ -80,12 +65,13 @@ export async function idempotent<R extends Response>(c: Context<AppEnv>, options
   try {
     response = await run();
   } catch (error) {
-    if (!(error instanceof Problem) || error.status >= 500) {
-      // Best effort: if the cache is down too, the short in-flight TTL frees the key.
-      await c.var.cache.del(slot).catch(() => undefined);
+    const problem = problemFor(error, c.get('requestId'));
+    if (problem.status >= 500) {
+      // Best effort: if Redis is down too, the short in-flight TTL frees the key.
+      await c.var.services.redis.del(slot).catch(() => undefined);
       throw error;
     }
-    response = problemResponse(c, error) as R;
+    response = problemResponse(c, problem) as R;
   }
   const headers: Record<string, string> = {};
   for (const name of REPLAYED_HEADERS) {
@@ -94,7 +80,7 @@ export async function idempotent<R extends Response>(c: Context<AppEnv>, options
   }
   const done: Entry = { state: 'done', bodyHash, status: response.status, headers, body: await response.clone().text() };
   // The work is done and answered either way; a failed write only means a retry would run again.
-  await c.var.cache.set(slot, done, { ex: IDEMPOTENCY_TTL_SECONDS }).catch((error: unknown) => {
+  await c.var.services.redis.set(slot, done, { ex: IDEMPOTENCY_TTL_SECONDS }).catch((error: unknown) => {
     console.error(`[${c.get('requestId')}] could not store the idempotent answer`, error);
   });
   return response;

@@ -4,6 +4,11 @@
  */
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { HTTPException } from 'hono/http-exception';
+import { DomainError as DomainErrorClass, type DomainError, type DomainErrorKind } from '../domain/errors.ts';
+import { ConfigError } from './config.ts';
+import { sqlState } from './database.ts';
+import { DEPENDENCY_NAMES, findDependencyError } from './dependency-error.ts';
 
 export const PROBLEMS = {
   'malformed-request': { status: 400, title: 'Malformed request', description: 'The request could not be read, e.g. its JSON body does not parse.' },
@@ -26,7 +31,12 @@ export const PROBLEMS = {
     status: 503,
     title: 'Dependency unavailable',
     description:
-      'The database or the cache (`dependency`) did not answer in time. A write that timed out may still have been applied: read before retrying it, after `Retry-After` seconds.',
+      'The database or Redis (`dependency`) did not answer in time. A write that timed out may still have been applied: read before retrying it, after `Retry-After` seconds.',
+  },
+  misconfigured: {
+    status: 503,
+    title: 'Misconfigured',
+    description: 'The deployment is missing a setting or has an invalid one (`binding` names it). Nothing was done; the operators must fix it.',
   },
 } as const satisfies Record<string, { status: ContentfulStatusCode; title: string; description: string }>;
 
@@ -58,6 +68,19 @@ export class Problem extends Error {
   }
 }
 
+/** The problem each kind of domain error is answered with. */
+const DOMAIN_PROBLEMS: Record<DomainErrorKind, ProblemCode> = {
+  'not-found': 'not-found',
+  conflict: 'conflict',
+  invalid: 'validation-failed',
+  'too-large': 'payload-too-large',
+};
+
+/** The problem a domain error is answered with: its message as `detail`, its details as extensions. */
+export function domainProblem(error: DomainError): Problem {
+  return new Problem(DOMAIN_PROBLEMS[error.kind], error.message, error.details);
+}
+
 /** The problem-type URI for `code`; `GET` on it describes the problem. */
 export function problemType(code: ProblemCode): string {
   return `/problems/${code}`;
@@ -77,6 +100,31 @@ export function problemResponse(c: Context, problem: Problem): Response {
   };
   return new Response(JSON.stringify(body), {
     status,
-    headers: { 'Content-Type': 'application/problem+json', ...problem.headers },
+    headers: { 'Content-Type': 'application/problem+json', 'X-Request-Id': c.get('requestId'), ...problem.headers },
   });
+}
+
+/**
+ * The problem any error thrown while handling a request is answered with: problems as they
+ * are, domain errors by {@link DOMAIN_PROBLEMS}, unreachable dependencies and bad configuration
+ * as 503s, values the database refuses as 422, and anything else as a 500 that discloses nothing.
+ */
+export function problemFor(error: unknown, requestId: string): Problem {
+  if (error instanceof Problem) return error;
+  if (error instanceof DomainErrorClass) return domainProblem(error);
+  if (error instanceof ConfigError) {
+    return new Problem('misconfigured', `The service is misconfigured: ${error.message}`, { binding: error.binding }, { 'Retry-After': '60' });
+  }
+  const unavailable = findDependencyError(error);
+  if (unavailable) {
+    const name = DEPENDENCY_NAMES[unavailable.dependency];
+    return new Problem('dependency-unavailable', `The ${name} did not answer; try again shortly.`, { dependency: name }, { 'Retry-After': '1' });
+  }
+  // Postgres's "data exception" class: a value the validators let through but the database refuses.
+  if (sqlState(error)?.startsWith('22')) return new Problem('validation-failed', 'A value in the request cannot be stored or compared by the database.');
+  if (error instanceof HTTPException && error.status < 500) {
+    const code = error.status === 413 ? 'payload-too-large' : error.status === 415 ? 'unsupported-media-type' : 'malformed-request';
+    return new Problem(code, error.message);
+  }
+  return new Problem('internal-error', `Something went wrong on our side; quote request id ${requestId} when reporting it.`);
 }

@@ -1,5 +1,7 @@
-/** The outbound dependencies whose round trips a request counts. */
-export type Dependency = 'db' | 'cache';
+/** The outbound dependencies whose round trips a request counts: the primary database, its read replicas, Redis. */
+export type Dependency = 'db' | 'replica' | 'redis';
+
+const DEPENDENCIES: readonly Dependency[] = ['db', 'replica', 'redis'];
 
 interface Tally {
   count: number;
@@ -8,12 +10,12 @@ interface Tally {
 
 /**
  * Counts and times one request's round trips to each dependency, and reports them as a
- * `Server-Timing` header: `db;count=1;dur=3.2, cache;count=0;dur=0, total;dur=5.1`.
+ * `Server-Timing` header: `db;count=1;dur=3.2, replica;count=0;dur=0, redis;count=0;dur=0, total;dur=5.1`.
  * The counts are part of the API's contract: tests and benchmarks read them.
  */
 export class RoundTrips {
   readonly #started = performance.now();
-  readonly #tallies: Record<Dependency, Tally> = { db: { count: 0, ms: 0 }, cache: { count: 0, ms: 0 } };
+  readonly #tallies = Object.fromEntries(DEPENDENCIES.map((name) => [name, { count: 0, ms: 0 }])) as Record<Dependency, Tally>;
 
   /** Runs one round trip to `dependency`, counting it and adding its duration. */
   async measure<T>(dependency: Dependency, roundTrip: () => Promise<T>): Promise<T> {
@@ -34,9 +36,7 @@ export class RoundTrips {
 
   /** The `Server-Timing` header value. */
   toServerTiming(): string {
-    const parts = (Object.entries(this.#tallies) as [Dependency, Tally][]).map(
-      ([name, { count, ms }]) => `${name};count=${count};dur=${ms.toFixed(1)}`,
-    );
+    const parts = DEPENDENCIES.map((name) => `${name};count=${this.#tallies[name].count};dur=${this.#tallies[name].ms.toFixed(1)}`);
     parts.push(`total;dur=${(performance.now() - this.#started).toFixed(1)}`);
     return parts.join(', ');
   }

@@ -2,7 +2,7 @@
  * Test helpers that call the Worker inside workerd, exactly as a client would over HTTP.
  */
 import { env, exports } from 'cloudflare:workers';
-import { expect } from 'vitest';
+import { expect, inject } from 'vitest';
 import app from '../../src/index.ts';
 import type { Bindings } from '../../src/env.ts';
 
@@ -23,11 +23,29 @@ export function callWithBindings(overrides: Partial<Bindings>, path: string, ini
   return Promise.resolve(app.request(`${BASE}${path}`, init, { ...env, ...overrides }));
 }
 
+export interface RoundTripCounts {
+  /** The primary database. */
+  db: number;
+  replica: number;
+  redis: number;
+}
+
 /** Round trips a response reports in `Server-Timing`, per dependency. */
-export function roundTrips(response: Response): { db: number; cache: number } {
+export function roundTrips(response: Response): RoundTripCounts {
   const header = response.headers.get('Server-Timing') ?? '';
   const count = (name: string) => Number(new RegExp(`(?:^|,\\s*)${name};count=(\\d+)`).exec(header)?.[1] ?? NaN);
-  return { db: count('db'), cache: count('cache') };
+  return { db: count('db'), replica: count('replica'), redis: count('redis') };
+}
+
+/** True when this run's Worker has a read replica (the embedded engines' read-only one, or a private streaming replica). */
+export const HAS_REPLICA = inject('bindings').DATABASE_REPLICA_URL !== undefined;
+
+/**
+ * The counts a request should report: `reads` database round trips that a replica serves when
+ * there is one, `writes` on the primary, and `redis`.
+ */
+export function expectedTrips({ reads = 0, writes = 0, redis = 0 }: { reads?: number; writes?: number; redis?: number }): RoundTripCounts {
+  return { db: writes + (HAS_REPLICA ? 0 : reads), replica: HAS_REPLICA ? reads : 0, redis };
 }
 
 /** Asserts an RFC 9457 problem response and returns its body. */

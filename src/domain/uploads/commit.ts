@@ -15,9 +15,9 @@
  */
 import { sql, type SQL } from 'drizzle-orm';
 import { uploadCommits, uploadParts } from '../../db/uploads-schema.ts';
-import type { Cache } from '../../platform/cache.ts';
-import { sqlState, type Database } from '../../platform/database.ts';
-import { Problem } from '../../platform/problem.ts';
+import type { Redis } from '../../platform/redis.ts';
+import { retryOnSqlState, SQLSTATE, type Database } from '../../platform/database.ts';
+import { DomainError } from '../errors.ts';
 import { CHUNKS_PER_PART, joinChunks, type Chunk } from './chunks.ts';
 import type { UploadType } from './kinds.ts';
 import { MAX_LISTED_ERRORS } from './stage.ts';
@@ -65,7 +65,7 @@ const INPUT_COLUMNS: Record<UploadType, [name: string, type: string][]> = {
   ],
 };
 
-const expired = (id: string) => new Problem('not-found', `There is no staged upload "${id}" (it may have expired).`);
+const expired = (id: string) => new DomainError('not-found', `There is no staged upload "${id}" (it may have expired).`);
 
 /** Where the statement reads the rows from: parameters, or parts sent earlier. */
 type RowSource = { params: string[] } | { parts: true };
@@ -166,20 +166,16 @@ async function runCommit(db: Database, meta: UploadMeta, source: RowSource): Pro
  * or it lost a deadlock, runs it once more: it then sees that transaction's rows and lists
  * every conflict.
  */
-async function commitOnce(db: Database, meta: UploadMeta, source: RowSource): Promise<CommitRow> {
-  try {
-    return await runCommit(db, meta, source);
-  } catch (error) {
-    if (!['23505', '23503', '40P01'].includes(sqlState(error) ?? '')) throw error;
-    return runCommit(db, meta, source);
-  }
+function commitOnce(db: Database, meta: UploadMeta, source: RowSource): Promise<CommitRow> {
+  const raced = [SQLSTATE.uniqueViolation, SQLSTATE.foreignKeyViolation, SQLSTATE.deadlockDetected];
+  return retryOnSqlState(raced, 2, () => runCommit(db, meta, source));
 }
 
 /** Sends an upload too large for one request to `upload_parts`, a part (one round trip to each service) at a time. */
-async function sendParts(db: Database, cache: Cache, meta: UploadMeta, first: Chunk[]): Promise<RowSource> {
+async function sendParts(db: Database, redis: Redis, meta: UploadMeta, first: Chunk[]): Promise<RowSource> {
   const width = INPUT_COLUMNS[meta.type].length;
   for (let part = 0, from = 0; from < meta.chunks; part += 1, from += CHUNKS_PER_PART) {
-    const chunks = part === 0 ? first : await readChunks(cache, meta.id, from, CHUNKS_PER_PART);
+    const chunks = part === 0 ? first : await readChunks(redis, meta.id, from, CHUNKS_PER_PART);
     if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks - from)) throw expired(meta.id);
     const columns = joinChunks(chunks, width).map((literal) => sql`${literal}`);
     await db.execute(sql`
@@ -199,18 +195,18 @@ async function readRecorded(db: Database, id: string): Promise<Recorded | undefi
  * Commits a staged upload (see the module comment). Round trips for an upload of up to
  * 8 MiB staged: one to Redis to read it, one statement, one to Redis to record the result.
  * @returns the upload's status, now `committed`.
- * @throws Problem 404 (unknown or expired), 409 (rows the database refuses: nothing written, still staged).
+ * @throws DomainError `not-found` (unknown or expired), `conflict` (rows the database refuses: nothing written, still staged).
  */
-export async function commitUpload(db: Database, cache: Cache, id: string): Promise<UploadMeta> {
-  const { meta, chunks } = await readMetaAndChunks(cache, id, CHUNKS_PER_PART);
+export async function commitUpload(db: Database, redis: Redis, id: string): Promise<UploadMeta> {
+  const { meta, chunks } = await readMetaAndChunks(redis, id, CHUNKS_PER_PART);
   if (!meta) throw expired(id);
   if (meta.status === 'committed') return meta;
   if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks)) throw expired(id);
   const source =
-    meta.chunks <= CHUNKS_PER_PART ? { params: joinChunks(chunks, INPUT_COLUMNS[meta.type].length) } : await sendParts(db, cache, meta, chunks);
+    meta.chunks <= CHUNKS_PER_PART ? { params: joinChunks(chunks, INPUT_COLUMNS[meta.type].length) } : await sendParts(db, redis, meta, chunks);
   const row = await commitOnce(db, meta, source);
   if (!row.done && !row.claimed && row.conflict_count > 0) {
-    throw new Problem(
+    throw new DomainError(
       'conflict',
       `${row.conflict_count} row${row.conflict_count === 1 ? '' : 's'} conflict with the database now; nothing was written. ` +
         'The upload is still staged: fix the data and commit again.',
@@ -218,7 +214,7 @@ export async function commitUpload(db: Database, cache: Cache, id: string): Prom
     );
   }
   const recorded = row.done ?? row.claimed ?? (await readRecorded(db, id));
-  if (!recorded) throw new Problem('conflict', `The staged rows of upload "${id}" changed while committing; nothing was written. Commit again.`);
+  if (!recorded) throw new DomainError('conflict', `The staged rows of upload "${id}" changed while committing; nothing was written. Commit again.`);
   const committed: UploadMeta = {
     ...meta,
     status: 'committed',
@@ -226,6 +222,6 @@ export async function commitUpload(db: Database, cache: Cache, id: string): Prom
     inserted: recorded.inserted,
     updated: recorded.updated,
   };
-  await markCommitted(cache, committed);
+  await markCommitted(redis, committed);
   return committed;
 }

@@ -8,7 +8,7 @@
  * unclosed quote and skips blank lines (so line numbers drift). This reader takes ~30 ms, keeps
  * exact line numbers across quoted line breaks, and reports malformed quoting per record.
  */
-import { Problem } from '../../platform/problem.ts';
+import { DomainError } from '../errors.ts';
 
 /** One record: the line it starts on (the header is line 1), its fields, and what is wrong with its quoting, if anything. */
 export interface CsvRecord {
@@ -186,7 +186,7 @@ export async function* utf8Text(body: ReadableStream<Uint8Array>, maxBytes: numb
       countLineBreaks(bad === -1 ? '' : lenient.slice(0, bad));
       const line = lineBreaks + 1;
       const detail = 'is not UTF-8 text; save the file as UTF-8 CSV';
-      throw new Problem('validation-failed', `The file is not UTF-8 text (on or after line ${line}, near byte ${bytes}).`, {
+      throw new DomainError('invalid', `The file is not UTF-8 text (on or after line ${line}, near byte ${bytes}).`, {
         errors: [{ line, column: '', value: '', detail }],
         errorCount: 1,
       });
@@ -194,7 +194,7 @@ export async function* utf8Text(body: ReadableStream<Uint8Array>, maxBytes: numb
   };
   for await (const chunk of body) {
     bytes += chunk.byteLength;
-    if (bytes > maxBytes) throw new Problem('payload-too-large', `The file is larger than ${maxBytes} bytes.`, { maxBytes });
+    if (bytes > maxBytes) throw new DomainError('too-large', `The file is larger than ${maxBytes} bytes.`, { maxBytes });
     const text = decode(chunk);
     for (let at = 0; at < text.length; at += PIECE) yield text.slice(at, at + PIECE);
   }

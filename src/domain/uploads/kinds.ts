@@ -3,7 +3,7 @@
  * JSON API (from `fields.ts`) applied to text cells. A cell check returns the staged value (trimmed
  * names, ISO dates, species slugs) or why the cell is invalid.
  */
-import type { z } from '@hono/zod-openapi';
+import type { z } from 'zod';
 import {
   firstNameSchema,
   idSchema,

@@ -9,14 +9,13 @@
  * start writing chunks while still reading, as long as no error has been found, and take them
  * back if one is found later.
  */
-import type { Cache } from '../../platform/cache.ts';
+import type { Redis } from '../../platform/redis.ts';
 import type { Database } from '../../platform/database.ts';
-import { Problem } from '../../platform/problem.ts';
+import { DomainError } from '../errors.ts';
 import { ChunkBuilder, CHUNKS_PER_PART, type Chunk } from './chunks.ts';
 import type { CsvRecord } from './csv.ts';
 import type { CellResult, UploadKind } from './kinds.ts';
 import { lookUpReferences, type ReferenceBatch } from './references.ts';
-import type { UploadSettings } from './settings.ts';
 import { StagedWriter, type OnConflict, type UploadMeta } from './staging.ts';
 
 /** Errors listed in a 422 (all are counted in `errorCount`). */
@@ -37,7 +36,7 @@ export interface StageRequest {
   kind: UploadKind;
   onConflict: OnConflict;
   records: AsyncIterable<CsvRecord[]>;
-  settings: UploadSettings;
+  settings: { maxRows: number; ttlSeconds: number };
 }
 
 export interface StagedUpload {
@@ -77,8 +76,8 @@ class ErrorList {
 }
 
 /** 422 for the whole file, listing `errors`. */
-function invalidFile(detail: string, errors: RowError[], errorCount = errors.length): Problem {
-  return new Problem('validation-failed', detail, { errors, errorCount });
+function invalidFile(detail: string, errors: RowError[], errorCount = errors.length): DomainError {
+  return new DomainError('invalid', detail, { errors, errorCount });
 }
 
 /** Where each of the kind's columns sits in the header row; 422 naming every missing, unknown or repeated column. */
@@ -212,14 +211,14 @@ class References {
 /**
  * Validates and stages one CSV upload. Round trips: one lookup per ~4 MiB of ids (one for
  * 100,000 rows) and one Redis write per 8 MiB of staged rows (one for 100,000 rows).
- * @throws Problem 422 (invalid file, header or rows; nothing staged), 413 (too many rows).
+ * @throws DomainError `invalid` (file, header or rows; nothing staged), `too-large` (too many rows).
  */
-export async function stageUpload(db: Database, cache: Cache, request: StageRequest): Promise<StagedUpload> {
+export async function stageUpload(db: Database, redis: Redis, request: StageRequest): Promise<StagedUpload> {
   const { kind, onConflict, settings } = request;
   const id = crypto.randomUUID();
   const createdAt = new Date();
   const expiresAt = new Date(createdAt.getTime() + settings.ttlSeconds * 1000);
-  const writer = new StagedWriter(cache, id, expiresAt);
+  const writer = new StagedWriter(redis, id, expiresAt);
   const checks = cellChecks(kind);
   const names = kind.columns.map((column) => column.name);
   const columnOrder = (name: string) => names.indexOf(name);
@@ -281,7 +280,7 @@ export async function stageUpload(db: Database, cache: Cache, request: StageRequ
         }
         rows += 1;
         if (rows > settings.maxRows) {
-          throw new Problem('payload-too-large', `The file has more than ${settings.maxRows} rows; split it into several uploads.`, { maxRows: settings.maxRows });
+          throw new DomainError('too-large', `The file has more than ${settings.maxRows} rows; split it into several uploads.`, { maxRows: settings.maxRows });
         }
         const values = checkRow(record);
         if (values) track(record, values);

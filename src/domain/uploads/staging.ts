@@ -5,7 +5,7 @@
  * Writes go through MULTI/EXEC, so a list never exists without its expiry, and the status key is
  * written last, with the final chunks: an upload is visible only once all of it is staged.
  */
-import type { Cache } from '../../platform/cache.ts';
+import type { Redis } from '../../platform/redis.ts';
 import type { Chunk } from './chunks.ts';
 import type { UploadType } from './kinds.ts';
 
@@ -30,13 +30,13 @@ const chunksKey = (id: string) => `upload:${id}:chunks`;
 
 /** Writes one upload's chunks as they fill, then its status; or takes back what it wrote. */
 export class StagedWriter {
-  readonly #cache: Cache;
+  readonly #redis: Redis;
   readonly #id: string;
   readonly #expiresAt: number;
   #written = 0;
 
-  constructor(cache: Cache, id: string, expiresAt: Date) {
-    this.#cache = cache;
+  constructor(redis: Redis, id: string, expiresAt: Date) {
+    this.#redis = redis;
     this.#id = id;
     this.#expiresAt = expiresAt.getTime();
   }
@@ -48,7 +48,7 @@ export class StagedWriter {
 
   /** Appends chunks (and, last, the status) in one round trip. */
   async write(chunks: readonly Chunk[], meta?: UploadMeta): Promise<void> {
-    const multi = this.#cache.multi();
+    const multi = this.#redis.multi();
     if (chunks.length > 0) {
       multi.rpush(chunksKey(this.#id), ...chunks.map((chunk) => JSON.stringify(chunk)));
       multi.pexpireat(chunksKey(this.#id), this.#expiresAt);
@@ -60,29 +60,29 @@ export class StagedWriter {
 
   /** Removes chunks written for an upload that turned out invalid (none: no round trip). */
   async discard(): Promise<void> {
-    if (this.#written > 0) await this.#cache.del(chunksKey(this.#id));
+    if (this.#written > 0) await this.#redis.del(chunksKey(this.#id));
   }
 }
 
 /** An upload's status, or `null` when unknown or expired. */
-export function readMeta(cache: Cache, id: string): Promise<UploadMeta | null> {
-  return cache.get<UploadMeta>(metaKey(id));
+export function readMeta(redis: Redis, id: string): Promise<UploadMeta | null> {
+  return redis.get<UploadMeta>(metaKey(id));
 }
 
 /** The status and the first `count` chunks, in one round trip. */
-export async function readMetaAndChunks(cache: Cache, id: string, count: number): Promise<{ meta: UploadMeta | null; chunks: Chunk[] }> {
-  const [meta, chunks] = await cache.pipeline().get<UploadMeta>(metaKey(id)).lrange<Chunk>(chunksKey(id), 0, count - 1).exec();
+export async function readMetaAndChunks(redis: Redis, id: string, count: number): Promise<{ meta: UploadMeta | null; chunks: Chunk[] }> {
+  const [meta, chunks] = await redis.pipeline().get<UploadMeta>(metaKey(id)).lrange<Chunk>(chunksKey(id), 0, count - 1).exec();
   return { meta, chunks };
 }
 
 /** `count` chunks from position `from`. */
-export function readChunks(cache: Cache, id: string, from: number, count: number): Promise<Chunk[]> {
-  return cache.lrange<Chunk>(chunksKey(id), from, from + count - 1);
+export function readChunks(redis: Redis, id: string, from: number, count: number): Promise<Chunk[]> {
+  return redis.lrange<Chunk>(chunksKey(id), from, from + count - 1);
 }
 
 /** Records the commit (the status stays readable until the upload expires) and frees the chunks, in one round trip. */
-export async function markCommitted(cache: Cache, meta: UploadMeta): Promise<void> {
-  await cache
+export async function markCommitted(redis: Redis, meta: UploadMeta): Promise<void> {
+  await redis
     .pipeline()
     .set(metaKey(meta.id), meta, { pxat: Date.parse(meta.expiresAt) })
     .del(chunksKey(meta.id))
@@ -90,6 +90,6 @@ export async function markCommitted(cache: Cache, meta: UploadMeta): Promise<voi
 }
 
 /** Deletes an upload; `false` when there was none. */
-export async function deleteUpload(cache: Cache, id: string): Promise<boolean> {
-  return (await cache.del(metaKey(id), chunksKey(id))) > 0;
+export async function deleteUpload(redis: Redis, id: string): Promise<boolean> {
+  return (await redis.del(metaKey(id), chunksKey(id))) > 0;
 }

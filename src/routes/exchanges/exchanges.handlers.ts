@@ -40,7 +40,7 @@ export const createExchange: RouteHandler<typeof routes.createExchange, AppEnv> 
   const input = c.req.valid('json');
   const key = c.req.valid('header')['idempotency-key'];
   return idempotent(c, { scope: 'exchanges', key, request: input }, async () => {
-    const result = await exchanges.createExchange(c.var.db, await exchanges.exchangeId(key, input), input);
+    const result = await exchanges.createExchange(c.var.services.db.primary, await exchanges.exchangeId(key, input), input);
     if (result.status === 'unknown') throw unknownProblem(input, result);
     if (result.status === 'conflict') throw conflictProblem(input, result.conflicts);
     return c.json(result.exchange, 201, { Location: `/exchanges/${result.exchange.id}` });
@@ -49,14 +49,14 @@ export const createExchange: RouteHandler<typeof routes.createExchange, AppEnv> 
 
 export const getExchange: RouteHandler<typeof routes.getExchange, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  const exchange = await exchanges.getExchange(c.var.db, id);
+  const exchange = await exchanges.getExchange(c.var.services.db.replica, id);
   if (!exchange) throw new Problem('not-found', `There is no exchange "${id}".`);
   return c.json(exchange, 200);
 };
 
 export const listExchanges: RouteHandler<typeof routes.listExchanges, AppEnv> = async (c) => {
   const { limit, cursor, trainer } = c.req.valid('query');
-  const rows = await exchanges.listExchanges(c.var.db, { limit, trainer, after: decodeCursor<string>(cursor, 'string') });
+  const rows = await exchanges.listExchanges(c.var.services.db.replica, { limit, trainer, after: decodeCursor<string>(cursor, 'string') });
   if (!rows) throw invalidCursor();
   return c.json(toPage(rows, limit, (exchange) => exchange.id), 200);
 };

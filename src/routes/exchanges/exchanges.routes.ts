@@ -40,8 +40,8 @@ function checkExchange(input: { trainerA: string; trainerB: string; pokemonsA: s
 
 export const NewExchangeSchema = z
   .strictObject({
-    trainerA: idSchema.openapi({ example: 'trainer1' }),
-    trainerB: idSchema.openapi({ example: 'trainer2' }),
+    trainerA: idSchema.meta({ example: 'trainer1' }),
+    trainerB: idSchema.meta({ example: 'trainer2' }),
     pokemonsA: pokemonListSchema.openapi({ description: `Owned by trainerA, going to trainerB (at most ${MAX_POKEMON_PER_SIDE}).` }),
     pokemonsB: pokemonListSchema.openapi({ description: `Owned by trainerB, going to trainerA (at most ${MAX_POKEMON_PER_SIDE}; may be empty: a gift).` }),
   })
@@ -60,7 +60,7 @@ const IdempotencyHeaders = z.object({
     }),
 });
 
-const ExchangeParams = z.object({ id: idSchema.openapi({ param: { name: 'id', in: 'path' }, example: 'ex_3f9c2a7d1e4b4c5f8a6d0b2e9c7f1a3d' }) });
+const ExchangeParams = z.object({ id: idSchema.meta({ param: { name: 'id', in: 'path' }, example: 'ex_3f9c2a7d1e4b4c5f8a6d0b2e9c7f1a3d' }) });
 
 export const createExchange = createRoute({
   method: 'post',
@@ -106,7 +106,7 @@ export const listExchanges = createRoute({
   tags: ['Exchanges'],
   summary: 'List exchanges',
   description: 'Newest first. `trainer` keeps those the trainer took part in, on either side (also after the trainer was deleted).',
-  request: { query: pageQuerySchema.extend({ trainer: idSchema.optional().openapi({ example: 'trainer1' }) }) },
+  request: { query: pageQuerySchema.extend({ trainer: idSchema.optional().meta({ example: 'trainer1' }) }) },
   responses: {
     200: jsonContent(pageSchema(ExchangeSchema), 'A page of exchanges.'),
     422: problemResponse('A bad `trainer`, `limit` or `cursor`.'),

@@ -5,14 +5,24 @@ const CheckSchema = z
   .object({
     status: z.enum(['ok', 'unavailable']),
     latencyMs: z.number().openapi({ example: 2.4 }),
-    error: z.string().optional().openapi({ description: 'Why the check failed.' }),
+    error: z.string().optional().meta({ description: 'The kind of failure (details are logged, not shown).', example: 'did not answer in time' }),
   })
   .openapi('DependencyCheck');
 
+const ReplicaCheckSchema = CheckSchema.extend({
+  name: z.string().openapi({ example: 'replica-1' }),
+  lagBytes: z.number().int().optional().meta({ description: 'WAL bytes the replica has yet to replay; 0 when caught up.' }),
+  secondsSinceReplayedCommit: z
+    .number()
+    .nullable()
+    .optional()
+    .openapi({ description: 'Age of the last commit the replica replayed (grows while the primary is idle; null before the first).' }),
+}).openapi('ReplicaCheck');
+
 export const HealthSchema = z
   .object({
-    status: z.literal('ok'),
-    checks: z.object({ database: CheckSchema, cache: CheckSchema }),
+    status: z.enum(['ok', 'degraded']).openapi({ description: '`degraded`: a read replica is down; its reads go to the primary.' }),
+    checks: z.object({ database: CheckSchema, redis: CheckSchema, replicas: z.array(ReplicaCheckSchema) }),
   })
   .openapi('Health');
 
@@ -20,10 +30,10 @@ export const getHealth = createRoute({
   method: 'get',
   path: '/health',
   tags: ['Operations'],
-  summary: 'Check the database and the cache',
-  description: 'Makes one round trip to each dependency. 503 names every dependency that failed.',
+  summary: 'Check the database, its replicas and Redis',
+  description: 'Makes one round trip to each dependency. 503 names every required dependency that failed; a replica that is down only degrades.',
   responses: {
-    200: jsonContent(HealthSchema, 'Both dependencies answered.'),
-    503: problemResponse('A dependency did not answer.'),
+    200: jsonContent(HealthSchema, 'The database and Redis answered.'),
+    503: problemResponse('A dependency did not answer, or the service is misconfigured.'),
   },
 });

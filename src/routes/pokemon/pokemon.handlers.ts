@@ -14,7 +14,7 @@ function unknownSpeciesError(species: string, suggestions: string[]) {
 
 export const createPokemon: RouteHandler<typeof routes.createPokemon, AppEnv> = async (c) => {
   const input = c.req.valid('json');
-  const result = await pokemon.createPokemon(c.var.db, input);
+  const result = await pokemon.createPokemon(c.var.services.db.primary, input);
   if (result.status === 'id-taken') {
     throw new Problem('conflict', `A Pokémon with id "${input.id}" already exists; it was not changed.`, {
       errors: [{ pointer: '/id', detail: 'is taken' }],
@@ -33,21 +33,21 @@ export const createPokemon: RouteHandler<typeof routes.createPokemon, AppEnv> = 
 
 export const listPokemon: RouteHandler<typeof routes.listPokemon, AppEnv> = async (c) => {
   const { limit, cursor, ...filters } = c.req.valid('query');
-  const rows = await pokemon.listPokemon(c.var.db, filters, { limit, after: decodeCursor<string>(cursor, 'string') });
+  const rows = await pokemon.listPokemon(c.var.services.db.replica, filters, { limit, after: decodeCursor<string>(cursor, 'string') });
   return c.json(toPage(rows, limit, (p) => p.id), 200);
 };
 
 export const listTrainerPokemon: RouteHandler<typeof routes.listTrainerPokemon, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
   const { limit, cursor } = c.req.valid('query');
-  const rows = await pokemon.listTrainerPokemon(c.var.db, id, { limit, after: decodeCursor<string>(cursor, 'string') });
+  const rows = await pokemon.listTrainerPokemon(c.var.services.db.replica, id, { limit, after: decodeCursor<string>(cursor, 'string') });
   if (!rows) throw new Problem('not-found', `There is no trainer "${id}".`);
   return c.json(toPage(rows, limit, (p) => p.id), 200);
 };
 
 export const getPokemon: RouteHandler<typeof routes.getPokemon, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  const found = await pokemon.getPokemon(c.var.db, id);
+  const found = await pokemon.getPokemon(c.var.services.db.replica, id);
   if (!found) throw notFound(id);
   return c.json(found, 200);
 };
@@ -55,7 +55,7 @@ export const getPokemon: RouteHandler<typeof routes.getPokemon, AppEnv> = async 
 export const updatePokemon: RouteHandler<typeof routes.updatePokemon, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
   const { nickname, species, level } = c.req.valid('json');
-  const result = await pokemon.updatePokemon(c.var.db, id, { nickname, species, level });
+  const result = await pokemon.updatePokemon(c.var.services.db.primary, id, { nickname, species, level });
   if (result.status === 'not-found') throw notFound(id);
   if (result.status === 'unknown-species') {
     throw new Problem('validation-failed', 'The Pokémon refers to an unknown species.', {
@@ -67,13 +67,13 @@ export const updatePokemon: RouteHandler<typeof routes.updatePokemon, AppEnv> = 
 
 export const deletePokemon: RouteHandler<typeof routes.deletePokemon, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  if (!(await pokemon.deletePokemon(c.var.db, id))) throw notFound(id);
+  if (!(await pokemon.deletePokemon(c.var.services.db.primary, id))) throw notFound(id);
   return c.body(null, 204);
 };
 
 export const getOwnershipHistory: RouteHandler<typeof routes.getOwnershipHistory, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  const history = await pokemon.getOwnershipHistory(c.var.db, id);
+  const history = await pokemon.getOwnershipHistory(c.var.services.db.replica, id);
   if (!history) throw notFound(id);
   return c.json({ data: history }, 200);
 };

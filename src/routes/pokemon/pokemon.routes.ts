@@ -27,11 +27,11 @@ export const PokemonSchema = z
 
 const NewPokemonSchema = z
   .strictObject({
-    id: idSchema.openapi({ example: 'pikachu1' }),
-    nickname: nicknameSchema.openapi({ example: 'Sparky' }),
-    species: speciesNameSchema.openapi({ description: 'A species name, matched ignoring case and punctuation.', example: 'pikachu' }),
-    level: levelSchema.openapi({ example: 12 }),
-    owner: idSchema.openapi({ description: 'The id of an existing trainer.', example: 'trainer1' }),
+    id: idSchema.meta({ example: 'pikachu1' }),
+    nickname: nicknameSchema.meta({ example: 'Sparky' }),
+    species: speciesNameSchema.meta({ description: 'A species name, matched ignoring case and punctuation.', example: 'pikachu' }),
+    level: levelSchema.meta({ example: 12 }),
+    owner: idSchema.meta({ description: 'The id of an existing trainer.', example: 'trainer1' }),
     dateOfOwnership: pastDateSchema,
   })
   .openapi('NewPokemon');
@@ -58,7 +58,7 @@ const OwnershipRecordSchema = z
   })
   .openapi('OwnershipRecord');
 
-export const PokemonParams = z.object({ id: idSchema.openapi({ param: { name: 'id', in: 'path' }, example: 'pikachu1' }) });
+export const PokemonParams = z.object({ id: idSchema.meta({ param: { name: 'id', in: 'path' }, example: 'pikachu1' }) });
 
 const levelFilter = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100').optional();
 
@@ -88,8 +88,8 @@ export const listPokemon = createRoute({
   request: {
     query: pageQuerySchema
       .extend({
-        owner: idSchema.optional().openapi({ example: 'trainer1' }),
-        species: speciesNameSchema.optional().openapi({ example: 'pikachu' }),
+        owner: idSchema.optional().meta({ example: 'trainer1' }),
+        species: speciesNameSchema.optional().meta({ example: 'pikachu' }),
         minLevel: levelFilter,
         maxLevel: levelFilter,
       })
@@ -109,7 +109,7 @@ export const listTrainerPokemon = createRoute({
   path: '/trainers/{id}/pokemon',
   tags: ['Trainers'],
   summary: "List a trainer's Pokémon",
-  request: { params: z.object({ id: idSchema.openapi({ param: { name: 'id', in: 'path' }, example: 'trainer1' }) }), query: pageQuerySchema },
+  request: { params: z.object({ id: idSchema.meta({ param: { name: 'id', in: 'path' }, example: 'trainer1' }) }), query: pageQuerySchema },
   responses: {
     200: jsonContent(pageSchema(PokemonSchema), 'A page of their Pokémon, by id.'),
     404: problemResponse('No such trainer.'),

@@ -10,13 +10,13 @@ const CACHEABLE = { 'Cache-Control': 'public, max-age=3600' };
 
 export const listSpecies: RouteHandler<typeof routes.listSpecies, AppEnv> = async (c) => {
   const { limit, cursor, q, type } = c.req.valid('query');
-  const rows = await species.listSpecies(c.var.db, { limit, q, type, after: decodeCursor<number>(cursor, 'number') });
+  const rows = await species.listSpecies(c.var.services.db.replica, { limit, q, type, after: decodeCursor<number>(cursor, 'number') });
   return c.json(toPage(rows, limit, (s) => s.dexNumber), 200, CACHEABLE);
 };
 
 export const getSpecies: RouteHandler<typeof routes.getSpecies, AppEnv> = async (c) => {
   const { numberOrName } = c.req.valid('param');
-  const found = await species.getSpecies(c.var.db, numberOrName);
+  const found = await species.getSpecies(c.var.services.db.replica, numberOrName);
   if (!found) throw new Problem('not-found', `There is no species "${numberOrName}" in the national Pokédex.`);
   return c.json(found, 200, CACHEABLE);
 };

@@ -12,8 +12,8 @@ export const listSpecies = createRoute({
   description: 'Ordered by dex number. `q` matches names ignoring case and punctuation; `type` filters by type.',
   request: {
     query: pageQuerySchema.extend({
-      q: textSchema('q', 100).optional().openapi({ example: 'saur' }),
-      type: textSchema('type', 20).optional().openapi({ example: 'Fire' }),
+      q: textSchema('q', 100).optional().meta({ example: 'saur' }),
+      type: textSchema('type', 20).optional().meta({ example: 'Fire' }),
     }),
   },
   responses: {

@@ -9,7 +9,7 @@ const notFound = (id: string) => new Problem('not-found', `There is no trainer "
 
 export const createTrainer: RouteHandler<typeof routes.createTrainer, AppEnv> = async (c) => {
   const input = c.req.valid('json');
-  const trainer = await trainers.createTrainer(c.var.db, input);
+  const trainer = await trainers.createTrainer(c.var.services.db.primary, input);
   if (!trainer) {
     throw new Problem('conflict', `A trainer with id "${input.id}" already exists; it was not changed.`, { errors: [{ pointer: '/id', detail: 'is taken' }] });
   }
@@ -18,13 +18,13 @@ export const createTrainer: RouteHandler<typeof routes.createTrainer, AppEnv> = 
 
 export const listTrainers: RouteHandler<typeof routes.listTrainers, AppEnv> = async (c) => {
   const { limit, cursor, q } = c.req.valid('query');
-  const rows = await trainers.listTrainers(c.var.db, { limit, q, after: decodeCursor<string>(cursor, 'string') });
+  const rows = await trainers.listTrainers(c.var.services.db.replica, { limit, q, after: decodeCursor<string>(cursor, 'string') });
   return c.json(toPage(rows, limit, (trainer) => trainer.id), 200);
 };
 
 export const getTrainer: RouteHandler<typeof routes.getTrainer, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  const trainer = await trainers.getTrainer(c.var.db, id);
+  const trainer = await trainers.getTrainer(c.var.services.db.replica, id);
   if (!trainer) throw notFound(id);
   return c.json(trainer, 200);
 };
@@ -32,14 +32,14 @@ export const getTrainer: RouteHandler<typeof routes.getTrainer, AppEnv> = async 
 export const updateTrainer: RouteHandler<typeof routes.updateTrainer, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
   const { id: _immutable, ...changes } = c.req.valid('json');
-  const trainer = await trainers.updateTrainer(c.var.db, id, changes);
+  const trainer = await trainers.updateTrainer(c.var.services.db.primary, id, changes);
   if (!trainer) throw notFound(id);
   return c.json(trainer, 200);
 };
 
 export const deleteTrainer: RouteHandler<typeof routes.deleteTrainer, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  const result = await trainers.deleteTrainer(c.var.db, id, c.req.valid('query').cascade === 'true');
+  const result = await trainers.deleteTrainer(c.var.services.db.primary, id, c.req.valid('query').cascade === 'true');
   if (result.status === 'not-found') throw notFound(id);
   if (result.status === 'owns-pokemon') {
     throw new Problem(

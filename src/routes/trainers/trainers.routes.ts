@@ -6,7 +6,7 @@ import { requireJson } from '../../platform/validation.ts';
 
 export const TrainerSchema = z
   .object({
-    id: idSchema.openapi({ example: 'trainer1' }),
+    id: idSchema.meta({ example: 'trainer1' }),
     firstName: z.string().openapi({ example: 'Ash' }),
     lastName: z.string().openapi({ example: 'Ketchum' }),
     dateOfBirth: z.string().openapi({ format: 'date', example: '2010-05-22' }),
@@ -17,9 +17,9 @@ export const TrainerSchema = z
 
 export const NewTrainerSchema = z
   .strictObject({
-    id: idSchema.openapi({ example: 'trainer1' }),
-    firstName: firstNameSchema.openapi({ example: 'Ash' }),
-    lastName: lastNameSchema.openapi({ example: 'Ketchum' }),
+    id: idSchema.meta({ example: 'trainer1' }),
+    firstName: firstNameSchema.meta({ example: 'Ash' }),
+    lastName: lastNameSchema.meta({ example: 'Ketchum' }),
     dateOfBirth: pastDateSchema,
   })
   .openapi('NewTrainer');
@@ -34,7 +34,7 @@ const TrainerChangesSchema = z
   .refine((changes) => Object.keys(changes).length > 0, 'send at least one of firstName, lastName, dateOfBirth')
   .openapi('TrainerChanges');
 
-const TrainerParams = z.object({ id: idSchema.openapi({ param: { name: 'id', in: 'path' }, example: 'trainer1' }) });
+const TrainerParams = z.object({ id: idSchema.meta({ param: { name: 'id', in: 'path' }, example: 'trainer1' }) });
 
 export const createTrainer = createRoute({
   method: 'post',
@@ -58,7 +58,7 @@ export const listTrainers = createRoute({
   tags: ['Trainers'],
   summary: 'List trainers',
   description: 'Ordered by id. `q` searches names and ids, case-insensitively.',
-  request: { query: pageQuerySchema.extend({ q: textSchema('q', 100).optional().openapi({ example: 'ash' }) }) },
+  request: { query: pageQuerySchema.extend({ q: textSchema('q', 100).optional().meta({ example: 'ash' }) }) },
   responses: {
     200: jsonContent(pageSchema(TrainerSchema), 'A page of trainers.'),
     422: problemResponse('Bad `limit`, `cursor` or `q`.'),

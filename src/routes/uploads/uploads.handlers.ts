@@ -2,12 +2,10 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import { commitUpload as commitStaged } from '../../domain/uploads/commit.ts';
 import { csvRecords } from '../../domain/uploads/csv.ts';
 import { UPLOAD_KINDS, UPLOAD_TYPES, type UploadType } from '../../domain/uploads/kinds.ts';
-import { uploadSettings } from '../../domain/uploads/settings.ts';
 import { stageUpload } from '../../domain/uploads/stage.ts';
 import { deleteUpload as deleteStaged, readMeta, type UploadMeta } from '../../domain/uploads/staging.ts';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../env.ts';
-import { createDatabase } from '../../platform/database.ts';
 import { Problem } from '../../platform/problem.ts';
 import type * as routes from './uploads.routes.ts';
 
@@ -18,8 +16,8 @@ import type * as routes from './uploads.routes.ts';
 const COMMIT_TIMEOUT_MS = 60_000;
 
 function bulkDatabase(c: Context<AppEnv>) {
-  const timeout = Math.max(COMMIT_TIMEOUT_MS, Number(c.env.DEPENDENCY_TIMEOUT_MS) || 0);
-  return createDatabase({ ...c.env, DEPENDENCY_TIMEOUT_MS: String(timeout) }, c.var.roundTrips);
+  const { db, config } = c.var.services;
+  return db.withTimeout(Math.max(COMMIT_TIMEOUT_MS, config.database.timeoutMs));
 }
 
 const notFound = (id: string) => new Problem('not-found', `There is no upload "${id}" (uploads are forgotten when they expire).`);
@@ -69,33 +67,33 @@ async function readUploadBody(request: Request, queryType: UploadType | undefine
 
 export const createUpload: RouteHandler<typeof routes.createUpload, AppEnv> = async (c) => {
   const query = c.req.valid('query');
-  const settings = uploadSettings(c.env);
+  const settings = c.var.services.config.uploads;
   const { type, body } = await readUploadBody(c.req.raw, query.type, settings.maxBytes);
-  const { meta, preview } = await stageUpload(c.var.db, c.var.cache, {
+  const { meta, preview } = await stageUpload(c.var.services.db.primary, c.var.services.redis, {
     kind: UPLOAD_KINDS[type],
     onConflict: query.onConflict,
     records: csvRecords(body, settings.maxBytes),
     settings,
   });
-  const upload = query.commit === 'true' ? await commitStaged(bulkDatabase(c), c.var.cache, meta.id) : meta;
+  const upload = query.commit === 'true' ? await commitStaged(bulkDatabase(c), c.var.services.redis, meta.id) : meta;
   return c.json({ ...toStatus(upload), preview }, 201, { Location: `/uploads/${upload.id}` });
 };
 
 export const getUpload: RouteHandler<typeof routes.getUpload, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  const meta = await readMeta(c.var.cache, id);
+  const meta = await readMeta(c.var.services.redis, id);
   if (!meta) throw notFound(id);
   return c.json(toStatus(meta), 200);
 };
 
 export const commitUpload: RouteHandler<typeof routes.commitUpload, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  const meta = await commitStaged(bulkDatabase(c), c.var.cache, id);
+  const meta = await commitStaged(bulkDatabase(c), c.var.services.redis, id);
   return c.json({ ...toStatus(meta), status: 'committed' as const, inserted: meta.inserted ?? 0, updated: meta.updated ?? 0 }, 200);
 };
 
 export const deleteUpload: RouteHandler<typeof routes.deleteUpload, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  if (!(await deleteStaged(c.var.cache, id))) throw notFound(id);
+  if (!(await deleteStaged(c.var.services.redis, id))) throw notFound(id);
   return c.body(null, 204);
 };

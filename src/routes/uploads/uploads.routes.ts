@@ -11,9 +11,9 @@ const UploadStatusSchema = z
     rows: z.number().int().openapi({ example: 20 }),
     createdAt: z.string().openapi({ format: 'date-time' }),
     expiresAt: z.string().openapi({ format: 'date-time', description: 'When the upload (staged rows and this status) is forgotten.' }),
-    committedAt: z.string().optional().openapi({ format: 'date-time' }),
-    inserted: z.number().int().optional().openapi({ description: 'Rows created by the commit.' }),
-    updated: z.number().int().optional().openapi({ description: 'Existing rows changed by the commit (onConflict=update).' }),
+    committedAt: z.string().optional().meta({ format: 'date-time' }),
+    inserted: z.number().int().optional().meta({ description: 'Rows created by the commit.' }),
+    updated: z.number().int().optional().meta({ description: 'Existing rows changed by the commit (onConflict=update).' }),
   })
   .openapi('UploadStatus');
 
@@ -84,7 +84,7 @@ export const createUpload = createRoute({
     'commit them with `POST /uploads/{id}/commit`, or send `commit=true` to do it in this request.',
   request: {
     query: z.object({
-      type: z.enum(UPLOAD_TYPES, { error: 'must be trainer or pokemon' }).optional().openapi({ description: 'What the rows are; with a form it may be the `type` field instead.' }),
+      type: z.enum(UPLOAD_TYPES, { error: 'must be trainer or pokemon' }).optional().meta({ description: 'What the rows are; with a form it may be the `type` field instead.' }),
       onConflict: z
         .enum(['error', 'update'], { error: 'must be error or update' })
         .default('error')

@@ -1,9 +1,9 @@
-import { Redis } from '@upstash/redis/cloudflare';
-import type { Bindings } from '../env.ts';
-import { DependencyUnavailableError, dependencyTimeout } from './dependency-error.ts';
+import { Redis as UpstashRedis } from '@upstash/redis/cloudflare';
+import type { Config } from './config.ts';
+import { DependencyUnavailableError } from './dependency-error.ts';
 import type { RoundTrips } from './round-trips.ts';
 
-/** Redis's own error replies: the command was wrong (a bug), the cache itself answered fine. */
+/** Redis's own error replies: the command was wrong (a bug), Redis itself answered fine. */
 const COMMAND_ERROR = /^(ERR|WRONGTYPE|NOSCRIPT|EXECABORT|NOPROTO)\b/;
 
 /**
@@ -12,12 +12,11 @@ const COMMAND_ERROR = /^(ERR|WRONGTYPE|NOSCRIPT|EXECABORT|NOPROTO)\b/;
  * Auto-pipelining is off so batching is explicit (`pipeline()` / `multi()`) and round trips
  * are predictable.
  */
-class MeasuredRedis extends Redis {
-  constructor(env: Bindings, roundTrips: RoundTrips) {
-    const timeoutMs = dependencyTimeout(env.DEPENDENCY_TIMEOUT_MS);
+class MeasuredRedis extends UpstashRedis {
+  constructor({ url, token, timeoutMs }: Config['redis'], roundTrips: RoundTrips) {
     super({
-      url: env.UPSTASH_REDIS_REST_URL,
-      token: env.UPSTASH_REDIS_REST_TOKEN,
+      url,
+      token,
       enableAutoPipelining: false,
       enableTelemetry: false,
       // A function, so each round trip gets a fresh timeout and an abort throws (a plain
@@ -28,19 +27,19 @@ class MeasuredRedis extends Redis {
     });
     const inner = this.client;
     const request = <TResult>(req: Parameters<typeof inner.request>[0]) =>
-      roundTrips.measure('cache', () =>
+      roundTrips.measure('redis', () =>
         inner.request<TResult>(req).catch((error: unknown) => {
           if (error instanceof Error && COMMAND_ERROR.test(error.message)) throw error;
-          throw new DependencyUnavailableError('cache', error);
+          throw new DependencyUnavailableError('redis', error);
         }),
       );
     this.client = Object.assign(Object.create(inner) as typeof inner, { request });
   }
 }
 
-/** Creates the request's Redis client. */
-export function createCache(env: Bindings, roundTrips: RoundTrips): Cache {
-  return new MeasuredRedis(env, roundTrips);
+/** Creates the request's Redis client (staging, idempotency). */
+export function createRedis(config: Config['redis'], roundTrips: RoundTrips): Redis {
+  return new MeasuredRedis(config, roundTrips);
 }
 
-export type Cache = Redis;
+export type Redis = UpstashRedis;

@@ -1,0 +1,119 @@
+/**
+ * The Worker's configuration: its bindings parsed once per isolate (per bindings object) into a
+ * typed {@link Config}. A missing or invalid binding is a {@link ConfigError} naming it, which
+ * the error handler answers as a 503 `misconfigured` problem.
+ */
+import { z } from 'zod';
+import type { Bindings } from '../env.ts';
+
+/** A binding that is missing or does not parse: the deployment, not the request, is wrong. */
+export class ConfigError extends Error {
+  readonly binding: string;
+  constructor(binding: string, reason: string) {
+    super(`The binding ${binding} ${reason}.`);
+    this.binding = binding;
+  }
+}
+
+const connectionString = z
+  .string()
+  .trim()
+  .refine((value) => /^postgres(ql)?:\/\/[^/]+\/[^/?#]+/.test(value) && URL.canParse(value), 'must be a postgres:// connection string');
+
+const httpUrl = z
+  .string()
+  .trim()
+  .refine((value) => URL.canParse(value) && /^https?:$/.test(new URL(value).protocol), 'must be an http(s) URL');
+
+/** A whole number > 0 written in decimal digits (bindings are strings). */
+const positiveInteger = (fallback: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[1-9]\d{0,14}$/, 'must be a whole number greater than 0')
+    .transform(Number)
+    .optional()
+    .transform((value) => value ?? fallback);
+
+const bindingsSchema = z.object({
+  DATABASE_URL: connectionString,
+  DATABASE_REPLICA_URL: z
+    .string()
+    .optional()
+    .transform((value) => (value ?? '').split(',').map((url) => url.trim()).filter((url) => url !== ''))
+    .pipe(z.array(connectionString)),
+  NEON_FETCH_ENDPOINT: httpUrl.optional(),
+  UPSTASH_REDIS_REST_URL: httpUrl,
+  UPSTASH_REDIS_REST_TOKEN: z.string().trim().min(1, 'must not be empty'),
+  DEPENDENCY_TIMEOUT_MS: positiveInteger(5_000),
+  REPLICA_TIMEOUT_MS: positiveInteger(1_000),
+  UPLOAD_TTL_SECONDS: positiveInteger(3_600),
+  UPLOAD_MAX_BYTES: positiveInteger(50 * 1024 * 1024),
+  UPLOAD_MAX_ROWS: positiveInteger(200_000),
+});
+
+export interface DatabaseConfig {
+  primaryUrl: string;
+  /** Read replicas' connection strings; empty: every read goes to the primary. */
+  replicaUrls: string[];
+  /** The SQL-over-HTTP endpoint of a local stand-in; unset in production. */
+  fetchEndpoint: string | undefined;
+  /** Milliseconds before a round trip to the primary is abandoned. */
+  timeoutMs: number;
+  /** Milliseconds before a read on a replica is abandoned (and sent to the primary). */
+  replicaTimeoutMs: number;
+}
+
+export interface Config {
+  database: DatabaseConfig;
+  redis: { url: string; token: string; timeoutMs: number };
+  uploads: {
+    /** Seconds an upload stays staged (and its status readable). */
+    ttlSeconds: number;
+    /** Largest accepted body, in bytes. */
+    maxBytes: number;
+    /** Most data rows in one upload. */
+    maxRows: number;
+  };
+}
+
+/** Parses `env`; throws {@link ConfigError} naming the first binding that is wrong. */
+export function parseConfig(env: Bindings): Config {
+  const parsed = bindingsSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const binding = String(issue.path[0]);
+    throw new ConfigError(binding, env[binding as keyof Bindings] === undefined ? 'is not set' : issue.message);
+  }
+  const b = parsed.data;
+  return {
+    database: {
+      primaryUrl: b.DATABASE_URL,
+      replicaUrls: b.DATABASE_REPLICA_URL,
+      fetchEndpoint: b.NEON_FETCH_ENDPOINT,
+      timeoutMs: b.DEPENDENCY_TIMEOUT_MS,
+      replicaTimeoutMs: b.REPLICA_TIMEOUT_MS,
+    },
+    redis: { url: b.UPSTASH_REDIS_REST_URL, token: b.UPSTASH_REDIS_REST_TOKEN, timeoutMs: b.DEPENDENCY_TIMEOUT_MS },
+    uploads: { ttlSeconds: b.UPLOAD_TTL_SECONDS, maxBytes: b.UPLOAD_MAX_BYTES, maxRows: b.UPLOAD_MAX_ROWS },
+  };
+}
+
+/** Parsed configurations by bindings object: the Workers runtime hands an isolate the same `env` on every request. */
+const parsedConfigs = new WeakMap<Bindings, Config | ConfigError>();
+
+/** The configuration for `env`, parsed at its first request. */
+export function configFor(env: Bindings): Config {
+  let config = parsedConfigs.get(env);
+  if (config === undefined) {
+    try {
+      config = parseConfig(env);
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      config = error;
+    }
+    parsedConfigs.set(env, config);
+  }
+  if (config instanceof ConfigError) throw config;
+  return config;
+}
