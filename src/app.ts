@@ -1,9 +1,14 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { Scalar } from '@scalar/hono-api-reference';
+import { cors } from 'hono/cors';
+import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './env.ts';
+import { withSecurity } from './openapi/security.ts';
+import { authenticate } from './platform/auth.ts';
 import { Problem, problemFor, problemResponse } from './platform/problem.ts';
 import { services } from './platform/services.ts';
 import { healthRoutes } from './routes/health/health.index.ts';
+import { keyRoutes } from './routes/keys/keys.index.ts';
 import { exchangeRoutes } from './routes/exchanges/exchanges.index.ts';
 import { pokemonRoutes } from './routes/pokemon/pokemon.index.ts';
 import { problemRoutes } from './routes/problems/problems.index.ts';
@@ -27,7 +32,20 @@ function allowedMethods(app: OpenAPIHono<AppEnv>, path: string): string[] {
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ strict: false });
 
+  // API answers are data, never pages: no script, no framing. `/docs` sets its own policy.
+  app.use('*', secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] }, overwrite: false }));
   app.use('*', services);
+  app.use(
+    '*',
+    cors({
+      origin: (origin, c) => (c.var.services.config.auth.corsOrigins.includes(origin) ? origin : null),
+      allowMethods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
+      allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Bookmark', 'X-Request-Id', 'If-Match', 'If-None-Match'],
+      exposeHeaders: ['X-Request-Id', 'Server-Timing', 'Location', 'ETag', 'Retry-After', 'Idempotent-Replayed', 'RateLimit', 'RateLimit-Policy', 'X-Bookmark', 'WWW-Authenticate'],
+      maxAge: 600,
+    }),
+  );
+  app.use('*', authenticate);
 
   const routes = app
     .route('/', healthRoutes)
@@ -36,10 +54,12 @@ export function createApp() {
     .route('/', pokemonRoutes)
     .route('/', speciesRoutes)
     .route('/', exchangeRoutes)
-    .route('/', uploadRoutes);
+    .route('/', uploadRoutes)
+    .route('/', keyRoutes);
 
-  // The OpenAPI document is generated from the same zod schemas that validate requests.
-  app.doc31('/openapi.json', {
+  // The OpenAPI document is generated from the same zod schemas that validate requests, and its
+  // security from the same rule the middleware enforces.
+  const documentConfig = {
     openapi: '3.1.0',
     info: {
       title: 'Pokémon Trainers API',
@@ -52,8 +72,19 @@ export function createApp() {
       { name: 'Species', description: 'The national Pokédex.' },
       { name: 'Exchanges' },
       { name: 'Uploads' },
+      { name: 'Keys', description: 'API keys (admin only).' },
       { name: 'Operations' },
     ],
+  };
+  app.get('/openapi.json', (c) => c.json(withSecurity(app.getOpenAPI31Document(documentConfig), c.var.services.config.auth.publicReads)));
+  app.use('/docs', async (c, next) => {
+    await next();
+    // Scalar's page loads its script from jsDelivr and runs an inline configuration.
+    c.header(
+      'Content-Security-Policy',
+      "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; " +
+        "font-src 'self' data: https://cdn.jsdelivr.net https://fonts.scalar.com; img-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'",
+    );
   });
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Pokémon Trainers API' }));
 

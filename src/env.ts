@@ -1,3 +1,5 @@
+import type { Principal } from './platform/auth.ts';
+import type { RateLimiterBinding } from './platform/config.ts';
 import type { Services } from './platform/services.ts';
 
 /**
@@ -23,12 +25,25 @@ export interface Bindings {
   UPLOAD_MAX_BYTES?: string;
   /** Most data rows one CSV upload may have (default 200000). */
   UPLOAD_MAX_ROWS?: string;
+  /** The bootstrap admin API key (a secret, ≥ 32 characters): manages keys, needs no database row, no rate limit. */
+  ADMIN_API_KEY?: string;
+  /** `false`: reads need a key with the `read` scope too (default `true`). */
+  PUBLIC_READS?: string;
+  /** Origins granted CORS, comma-separated (default: none). */
+  CORS_ORIGINS?: string;
+  /** Requests per window for a key without a limit of its own (default 600 per 60 s). */
+  RATE_LIMIT_REQUESTS?: string;
+  RATE_LIMIT_WINDOW_SECONDS?: string;
+  /** Workers Rate Limiting binding for anonymous clients, per IP (`[[ratelimits]]` in wrangler.toml). */
+  ANON_RATE_LIMITER?: RateLimiterBinding;
 }
 
 /** Per-request values set by middleware. */
 export interface Variables {
   requestId: string;
   services: Services;
+  /** The caller's API key; `undefined` for anonymous requests. */
+  principal: Principal | undefined;
 }
 
 export interface AppEnv {

@@ -9,6 +9,7 @@
  * "replica" (no lag); the run on TEST_DATABASE_URL gets none.
  */
 import type { TestProject } from 'vitest/node';
+import { randomBytes } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import pg from 'pg';
 import { listen, sendJson } from '../local/http.ts';
@@ -121,7 +122,8 @@ async function start(project: TestProject, cleanups: (() => Promise<unknown>)[])
     console.log(`[test] replica caught up with the migrated primary in ${Math.round(performance.now() - started)} ms`);
   }
   console.log(`[test] stand-ins on ${standins.engines}${scratch ? ` (database ${new URL(scratch.url).pathname.slice(1)})` : ''}`);
-  project.provide('bindings', standins.bindings);
+  // The run's bootstrap admin key: test helpers send it unless a test says otherwise.
+  project.provide('bindings', { ...standins.bindings, ADMIN_API_KEY: `test-admin-${randomBytes(24).toString('hex')}` });
   project.provide('engines', standins.engines);
   project.provide('replicaDelayMs', cluster ? delayMs : 0);
   if (cluster) {

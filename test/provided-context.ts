@@ -11,6 +11,8 @@ declare module 'vitest' {
       NEON_FETCH_ENDPOINT: string;
       UPSTASH_REDIS_REST_URL: string;
       UPSTASH_REDIS_REST_TOKEN: string;
+      /** This run's bootstrap admin API key. */
+      ADMIN_API_KEY: string;
     };
     /** The engines behind the stand-ins, e.g. `postgres + redis`. */
     engines: string;

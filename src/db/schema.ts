@@ -114,3 +114,36 @@ export const ownershipHistory = pgTable(
     check('ownership_history_exchange', sql`(${t.source} = 'exchanged') = (${t.exchangeId} IS NOT NULL)`),
   ],
 );
+
+/**
+ * API keys. The key itself is never stored: only its SHA-256 (`hash`), and its first characters
+ * (`prefix`) so a person can tell keys apart. Rows are never deleted: revoking sets `revokedAt`.
+ */
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    /** Server-generated: `key_` and 24 hex digits. */
+    id: text().primaryKey(),
+    name: text().notNull(),
+    prefix: text().notNull(),
+    hash: text().notNull().unique(),
+    scopes: text().array().notNull(),
+    /** Requests per window; both null: the deployment's default limit. */
+    rateLimitRequests: integer(),
+    rateLimitWindowSeconds: integer(),
+    createdAt: timestamp({ withTimezone: true }).notNull().defaultNow(),
+    expiresAt: timestamp({ withTimezone: true }),
+    revokedAt: timestamp({ withTimezone: true }),
+    /** Refreshed when an isolate verifies the key against the database (not on every request). */
+    lastUsedAt: timestamp({ withTimezone: true }),
+  },
+  (t) => [
+    index('api_keys_created_at_idx').on(t.createdAt, t.id),
+    check('api_keys_name_length', sql`char_length(${t.name}) BETWEEN 1 AND 100`),
+    check('api_keys_scopes', sql`${t.scopes} <@ ARRAY['read', 'write', 'admin']::text[] AND cardinality(${t.scopes}) > 0`),
+    check(
+      'api_keys_rate_limit',
+      sql`(${t.rateLimitRequests} IS NULL) = (${t.rateLimitWindowSeconds} IS NULL) AND coalesce(${t.rateLimitRequests} > 0 AND ${t.rateLimitWindowSeconds} > 0, true)`,
+    ),
+  ],
+);

@@ -57,12 +57,13 @@ function toExchange(row: ExchangeRow): Exchange {
 
 /**
  * The exchange's id: `ex_` and 32 hex digits. Random, or — for a request with an
- * Idempotency-Key — derived from the key and the body, so a retry whose first attempt did
+ * Idempotency-Key — derived from the caller, the key and the body, so a retry whose first attempt did
  * commit (its answer lost to a timeout) finds that exchange instead of trading again.
  */
-export async function exchangeId(idempotencyKey: string | undefined, input: NewExchange): Promise<string> {
+export async function exchangeId(idempotencyKey: { caller: string; key: string } | undefined, input: NewExchange): Promise<string> {
   if (idempotencyKey === undefined) return `ex_${crypto.randomUUID().replaceAll('-', '')}`;
-  return `ex_${(await sha256(`exchanges:${idempotencyKey}:${canonicalJson(input)}`)).slice(0, 32)}`;
+  const { caller, key } = idempotencyKey;
+  return `ex_${(await sha256(`exchanges:${caller}:${key}:${canonicalJson(input)}`)).slice(0, 32)}`;
 }
 
 /** Runs of the statement before a trade that keeps losing deadlocks gives up. */

@@ -35,13 +35,27 @@ const positiveInteger = (fallback: number) =>
     .optional()
     .transform((value) => value ?? fallback);
 
+/** `true` or `false` (bindings are strings). */
+const flag = (fallback: boolean) =>
+  z
+    .enum(['true', 'false'], { error: 'must be true or false' })
+    .optional()
+    .transform((value) => (value === undefined ? fallback : value === 'true'));
+
+/** A comma-separated list, trimmed, empty items dropped. */
+const list = z
+  .string()
+  .optional()
+  .transform((value) => (value ?? '').split(',').map((item) => item.trim()).filter((item) => item !== ''));
+
+/** The Workers Rate Limiting binding (`[[ratelimits]]` in wrangler.toml). */
+export interface RateLimiterBinding {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
+}
+
 const bindingsSchema = z.object({
   DATABASE_URL: connectionString,
-  DATABASE_REPLICA_URL: z
-    .string()
-    .optional()
-    .transform((value) => (value ?? '').split(',').map((url) => url.trim()).filter((url) => url !== ''))
-    .pipe(z.array(connectionString)),
+  DATABASE_REPLICA_URL: list.pipe(z.array(connectionString)),
   NEON_FETCH_ENDPOINT: httpUrl.optional(),
   UPSTASH_REDIS_REST_URL: httpUrl,
   UPSTASH_REDIS_REST_TOKEN: z.string().trim().min(1, 'must not be empty'),
@@ -50,6 +64,12 @@ const bindingsSchema = z.object({
   UPLOAD_TTL_SECONDS: positiveInteger(3_600),
   UPLOAD_MAX_BYTES: positiveInteger(50 * 1024 * 1024),
   UPLOAD_MAX_ROWS: positiveInteger(200_000),
+  ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  PUBLIC_READS: flag(true),
+  CORS_ORIGINS: list.pipe(z.array(httpUrl.transform((url) => new URL(url).origin))),
+  RATE_LIMIT_REQUESTS: positiveInteger(600),
+  RATE_LIMIT_WINDOW_SECONDS: positiveInteger(60),
+  ANON_RATE_LIMITER: z.custom<RateLimiterBinding>((value) => typeof (value as RateLimiterBinding)?.limit === 'function', 'must be a rate limiting binding').optional(),
 });
 
 export interface DatabaseConfig {
@@ -64,8 +84,22 @@ export interface DatabaseConfig {
   replicaTimeoutMs: number;
 }
 
+export interface AuthConfig {
+  /** The bootstrap admin key (no database row), or undefined. */
+  adminKey: string | undefined;
+  /** Reads need no key (else a `read` key). */
+  publicReads: boolean;
+  /** Origins granted CORS, e.g. `https://app.example`. */
+  corsOrigins: string[];
+  /** A key's limit when it has none of its own. */
+  defaultRateLimit: { requests: number; windowSeconds: number };
+  /** Limits anonymous clients per IP; unset: no limit for them. */
+  anonymousLimiter: RateLimiterBinding | undefined;
+}
+
 export interface Config {
   database: DatabaseConfig;
+  auth: AuthConfig;
   redis: { url: string; token: string; timeoutMs: number };
   uploads: {
     /** Seconds an upload stays staged (and its status readable). */
@@ -93,6 +127,13 @@ export function parseConfig(env: Bindings): Config {
       fetchEndpoint: b.NEON_FETCH_ENDPOINT,
       timeoutMs: b.DEPENDENCY_TIMEOUT_MS,
       replicaTimeoutMs: b.REPLICA_TIMEOUT_MS,
+    },
+    auth: {
+      adminKey: b.ADMIN_API_KEY,
+      publicReads: b.PUBLIC_READS,
+      corsOrigins: b.CORS_ORIGINS,
+      defaultRateLimit: { requests: b.RATE_LIMIT_REQUESTS, windowSeconds: b.RATE_LIMIT_WINDOW_SECONDS },
+      anonymousLimiter: b.ANON_RATE_LIMITER,
     },
     redis: { url: b.UPSTASH_REDIS_REST_URL, token: b.UPSTASH_REDIS_REST_TOKEN, timeoutMs: b.DEPENDENCY_TIMEOUT_MS },
     uploads: { ttlSeconds: b.UPLOAD_TTL_SECONDS, maxBytes: b.UPLOAD_MAX_BYTES, maxRows: b.UPLOAD_MAX_ROWS },

@@ -251,6 +251,11 @@ export interface Databases {
   withTimeout(timeoutMs: number): Database;
   /** A handle on one replica, without fallback (health checks). */
   pinnedTo(replicaUrl: string): Database;
+  /**
+   * A handle on the primary whose writes do not count as the request's (API key bookkeeping):
+   * they neither move its bookmark nor keep its reads off the replicas.
+   */
+  bookkeeping: Database;
 }
 
 /** Creates the request's database handles; `requested` is the client's bookmark. */
@@ -262,5 +267,6 @@ export function createDatabases(config: DatabaseConfig, roundTrips: RoundTrips, 
     session,
     withTimeout: (timeoutMs) => handle(session, { role: 'primary' }, timeoutMs),
     pinnedTo: (url) => handle(session, { role: 'pinned', url }, config.replicaTimeoutMs),
+    bookkeeping: handle(new DatabaseSession(config, roundTrips), { role: 'primary' }, config.timeoutMs),
   };
 }

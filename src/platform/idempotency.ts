@@ -1,7 +1,8 @@
 /**
  * `Idempotency-Key` for unsafe routes: the first request with a key runs; a retry with the
  * same key and body gets the first answer back without running again. State lives in Redis
- * under `idem:<scope>:<key>`; each step is one Redis round trip.
+ * under `idem:<caller>:<scope>:<key>` — one caller's keys never meet another's — and each step is
+ * one Redis round trip.
  */
 import type { Context } from 'hono';
 import type { AppEnv } from '../env.ts';
@@ -33,6 +34,11 @@ export interface IdempotencyOptions {
   request: unknown;
 }
 
+/** The Redis key holding a caller's state for one Idempotency-Key on one route. */
+export function idempotencySlot(caller: string, scope: string, key: string): string {
+  return `idem:${caller}:${scope}:${key}`;
+}
+
 /** The answer to a retry whose key is already taken. */
 function replay(entry: Entry, bodyHash: string): Response {
   if (entry.bodyHash !== bodyHash) {
@@ -54,7 +60,7 @@ function replay(entry: Entry, bodyHash: string): Response {
  */
 export async function idempotent<R extends Response>(c: Context<AppEnv>, options: IdempotencyOptions, run: () => Promise<R>): Promise<R> {
   if (options.key === undefined) return run();
-  const slot = `idem:${options.scope}:${options.key}`;
+  const slot = idempotencySlot(c.var.principal?.id ?? 'anonymous', options.scope, options.key);
   const bodyHash = await sha256(canonicalJson(options.request));
   const inFlight: Entry = { state: 'in-flight', bodyHash };
   const previous = await c.var.services.redis.set<Entry>(slot, inFlight, { nx: true, get: true, ex: IN_FLIGHT_TTL_SECONDS });

@@ -12,6 +12,13 @@ import { DEPENDENCY_NAMES, findDependencyError } from './dependency-error.ts';
 
 export const PROBLEMS = {
   'malformed-request': { status: 400, title: 'Malformed request', description: 'The request could not be read, e.g. its JSON body does not parse.' },
+  unauthorized: {
+    status: 401,
+    title: 'Unauthorized',
+    description:
+      'The request needs an API key (`Authorization: Bearer <key>`), or the one sent is malformed, unknown, revoked or expired. `WWW-Authenticate` says which.',
+  },
+  forbidden: { status: 403, title: 'Forbidden', description: 'The API key is valid but lacks the scope this request needs (`requiredScope`).' },
   'not-found': { status: 404, title: 'Not found', description: 'Nothing exists at this path, or the resource it names does not exist (or has expired).' },
   'method-not-allowed': { status: 405, title: 'Method not allowed', description: 'The path exists but not with this method; `Allow` lists the methods it takes.' },
   conflict: {
@@ -25,6 +32,11 @@ export const PROBLEMS = {
     status: 422,
     title: 'Validation failed',
     description: '`errors` lists every invalid field: body fields by JSON Pointer (`pointer`), parameters by name (`parameter`).',
+  },
+  'rate-limited': {
+    status: 429,
+    title: 'Too many requests',
+    description: 'The API key (or, without one, the client address) is over its rate limit. Retry after `Retry-After` seconds; `RateLimit` and `RateLimit-Policy` describe the limit.',
   },
   'internal-error': { status: 500, title: 'Internal server error', description: 'A bug on our side. Nothing about it is disclosed; quote `requestId` when reporting it.' },
   'dependency-unavailable': {

@@ -8,19 +8,31 @@ import type { Bindings } from '../../src/env.ts';
 
 const BASE = 'http://api.test';
 
-/** Sends a request to the Worker's `fetch` handler. JSON bodies get a JSON content type. */
-export function call(path: string, init: RequestInit & { json?: unknown } = {}): Promise<Response> {
-  const { json, ...rest } = init;
+/** This run's bootstrap admin key. */
+export const ADMIN_KEY = inject('bindings').ADMIN_API_KEY;
+
+export interface CallInit extends RequestInit {
+  /** Sent as the body, with a JSON content type. */
+  json?: unknown;
+  /** The API key to send: the bootstrap admin key by default, `null` for none. */
+  key?: string | null;
+}
+
+function request(path: string, { json, key = ADMIN_KEY, ...rest }: CallInit): Request {
   const headers = new Headers(rest.headers);
   if (json !== undefined) headers.set('Content-Type', 'application/json');
-  return exports.default.fetch(
-    new Request(`${BASE}${path}`, { ...rest, headers, body: json === undefined ? rest.body : JSON.stringify(json) }),
-  );
+  if (key !== null && !headers.has('Authorization')) headers.set('Authorization', `Bearer ${key}`);
+  return new Request(`${BASE}${path}`, { ...rest, headers, body: json === undefined ? rest.body : JSON.stringify(json) });
+}
+
+/** Sends a request to the Worker's `fetch` handler, with the admin key unless `key` says otherwise. */
+export function call(path: string, init: CallInit = {}): Promise<Response> {
+  return exports.default.fetch(request(path, init));
 }
 
 /** Calls the app with some bindings replaced, e.g. to point a dependency at a dead port. */
-export function callWithBindings(overrides: Partial<Bindings>, path: string, init: RequestInit = {}): Promise<Response> {
-  return Promise.resolve(app.request(`${BASE}${path}`, init, { ...env, ...overrides }));
+export function callWithBindings(overrides: Partial<Bindings>, path: string, init: CallInit = {}): Promise<Response> {
+  return Promise.resolve(app.request(request(path, init), undefined, { ...env, ...overrides }));
 }
 
 export interface RoundTripCounts {

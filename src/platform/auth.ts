@@ -1,0 +1,112 @@
+/**
+ * The trust boundary: who is calling (an API key from `Authorization: Bearer …`, RFC 6750),
+ * whether that caller may make this request (scopes), and whether it is within its rate limit.
+ *
+ * Verified keys are remembered per isolate for {@link KEY_CACHE_TTL_MS}, so a warm key costs no
+ * database round trip; a revoked key is refused by every isolate within that time, and at once
+ * by the isolate that revoked it ({@link forgetKey}).
+ */
+import { createMiddleware } from 'hono/factory';
+import { grants, hashKey, isWellFormedKey, verifyKey, type ApiKey, type RateLimit, type Scope } from '../domain/keys.ts';
+import type { AppEnv } from '../env.ts';
+import { Problem } from './problem.ts';
+import { consume } from './rate-limit.ts';
+
+/** Who made a request. */
+export interface Principal {
+  /** The key's id; `admin` for the bootstrap key. */
+  id: string;
+  scopes: Scope[];
+  /** Its rate limit; `undefined` for the bootstrap key, which has none. */
+  rateLimit: RateLimit | undefined;
+}
+
+/** Well under the 10 s within which a revoked key must be refused everywhere. */
+const KEY_CACHE_TTL_MS = 5_000;
+const KEY_CACHE_MAX_ENTRIES = 10_000;
+const verifiedKeys = new Map<string, { key: ApiKey | undefined; until: number }>();
+
+/** Makes this isolate forget a key (after revoking it). */
+export function forgetKey(hash: string): void {
+  verifiedKeys.delete(hash);
+}
+
+const REALM = 'Bearer realm="pokemon-trainers-api"';
+/** RFC 6750's b64token, of a sane length. */
+const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]{1,512}=*)$/;
+
+function unauthorized(detail: string, error?: 'invalid_request' | 'invalid_token'): Problem {
+  const challenge = error === undefined ? REALM : `${REALM}, error="${error}", error_description="${detail.replaceAll('"', "'")}"`;
+  return new Problem('unauthorized', detail, {}, { 'WWW-Authenticate': challenge });
+}
+
+/** The scope a request needs, or `undefined` for one anybody may make. */
+export function requiredScope(method: string, path: string, publicReads: boolean): Scope | undefined {
+  if (path === '/' || path === '/health' || path === '/openapi.json' || path === '/docs' || path.startsWith('/problems/')) return undefined;
+  if (path === '/keys' || path.startsWith('/keys/')) return 'admin';
+  if (method === 'GET' || method === 'HEAD') return publicReads ? undefined : 'read';
+  if (method === 'OPTIONS') return undefined;
+  return 'write';
+}
+
+async function sameSecret(a: string, b: string): Promise<boolean> {
+  const encoder = new TextEncoder();
+  const [x, y] = await Promise.all([crypto.subtle.digest('SHA-256', encoder.encode(a)), crypto.subtle.digest('SHA-256', encoder.encode(b))]);
+  // A Workers extension of Web Crypto (typed here so that Node-typed builds of this file compile too).
+  return (crypto.subtle as typeof crypto.subtle & { timingSafeEqual(a: ArrayBuffer, b: ArrayBuffer): boolean }).timingSafeEqual(x, y);
+}
+
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const { config, db, redis } = c.var.services;
+  const needed = requiredScope(c.req.method, c.req.path, config.auth.publicReads);
+  const header = c.req.header('Authorization');
+  let principal: Principal | undefined;
+
+  if (header !== undefined) {
+    const token = BEARER.exec(header)?.[1];
+    if (token === undefined) throw unauthorized('The Authorization header must be "Bearer <api key>", with one key and nothing else.', 'invalid_request');
+    if (config.auth.adminKey !== undefined && (await sameSecret(token, config.auth.adminKey))) {
+      principal = { id: 'admin', scopes: ['admin'], rateLimit: undefined };
+    } else {
+      if (!isWellFormedKey(token)) throw unauthorized('The bearer token is not an API key of this service (its format or checksum is wrong).', 'invalid_token');
+      const hash = await hashKey(token);
+      let entry = verifiedKeys.get(hash);
+      if (entry === undefined || entry.until < Date.now()) {
+        const key = await verifyKey(db.bookkeeping, hash);
+        entry = { key, until: Date.now() + KEY_CACHE_TTL_MS };
+        if (verifiedKeys.size >= KEY_CACHE_MAX_ENTRIES) verifiedKeys.delete(verifiedKeys.keys().next().value!);
+        verifiedKeys.set(hash, entry);
+      }
+      const { key } = entry;
+      if (!key) throw unauthorized('The API key is unknown.', 'invalid_token');
+      if (key.revokedAt !== null) throw unauthorized('The API key was revoked.', 'invalid_token');
+      if (key.expiresAt !== null && Date.parse(key.expiresAt) <= Date.now()) throw unauthorized('The API key has expired.', 'invalid_token');
+      principal = { id: key.id, scopes: key.scopes, rateLimit: key.rateLimit ?? config.auth.defaultRateLimit };
+    }
+  }
+
+  if (needed !== undefined) {
+    if (principal === undefined) throw unauthorized(`This request needs an API key with the "${needed}" scope: send Authorization: Bearer <key>.`);
+    if (!grants(principal.scopes, needed)) {
+      throw new Problem('forbidden', `This API key lacks the "${needed}" scope that this request needs.`, { requiredScope: needed }, {
+        'WWW-Authenticate': `${REALM}, error="insufficient_scope", scope="${needed}"`,
+      });
+    }
+  }
+
+  let limitHeaders: Record<string, string> = {};
+  if (principal?.rateLimit !== undefined) {
+    const verdict = await consume(redis, principal.id, principal.rateLimit);
+    if (!verdict.allowed) throw new Problem('rate-limited', 'This API key is over its rate limit; slow down.', {}, verdict.headers);
+    limitHeaders = verdict.headers;
+  } else if (principal === undefined && config.auth.anonymousLimiter !== undefined) {
+    const address = c.req.header('CF-Connecting-IP') ?? 'unknown';
+    if (!(await config.auth.anonymousLimiter.limit({ key: address })).success) {
+      throw new Problem('rate-limited', 'Too many requests without an API key from this address; slow down or use a key.', {}, { 'Retry-After': '10' });
+    }
+  }
+
+  c.set('principal', principal);
+  await next();
+  for (const [name, value] of Object.entries(limitHeaders)) c.header(name, value);
+});
