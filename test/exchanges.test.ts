@@ -2,14 +2,15 @@ import { Redis } from '@upstash/redis/cloudflare';
 import { describe, expect, inject, it } from 'vitest';
 import { today } from '../src/domain/fields.ts';
 import { canonicalJson, sha256 } from '../src/platform/hashing.ts';
+import { idempotencySlot } from '../src/platform/idempotency.ts';
 import { call, callWithBindings, DEAD_URL, expectProblem, roundTrips, expectedTrips } from './support/api.ts';
 import { postExchange, historyOf, ownerOf, type Exchange, type ExchangeBody } from './support/exchanges.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
 
 const bindings = inject('bindings');
 const redis = new Redis({ url: bindings.UPSTASH_REDIS_REST_URL, token: bindings.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false });
-/** Where the API keeps an exchange's idempotency key. */
-const idempotencySlot = (key: string) => `idem:exchanges:${key}`;
+/** Where the API keeps an exchange's idempotency key (the route's scope is `exchanges`). */
+const exchangeSlot = (key: string) => idempotencySlot('exchanges', key);
 
 /** Two trainers; A owns `a` Pokémon and B owns `b`. */
 async function setUp(a = 2, b = 1): Promise<ExchangeBody> {
@@ -140,7 +141,7 @@ describe('POST /exchanges with Idempotency-Key', () => {
     expect(roundTrips(retry)).toEqual(expectedTrips({ redis: 1 }));
     expect(await retry.json()).toEqual(firstBody);
     expect(await historyOf(pokemonsA[0]!)).toHaveLength(2);
-    expect(await redis.ttl(idempotencySlot(key))).toBeGreaterThan(24 * 60 * 60 - 60);
+    expect(await redis.ttl(exchangeSlot(key))).toBeGreaterThan(24 * 60 * 60 - 60);
   });
 
   it('finds the committed exchange when the first answer was lost, instead of trading again', async () => {
@@ -150,7 +151,7 @@ describe('POST /exchanges with Idempotency-Key', () => {
     expect(first.status).toBe(201);
     const firstBody = (await first.json()) as Exchange;
     // As if the first request timed out after its commit: the key was released, its answer never stored.
-    await redis.del(idempotencySlot(key));
+    await redis.del(exchangeSlot(key));
     const retry = await postExchange(body, { 'Idempotency-Key': key });
     expect(retry.status).toBe(201);
     expect(await retry.json()).toEqual(firstBody);
@@ -182,7 +183,7 @@ describe('POST /exchanges with Idempotency-Key', () => {
     const key = crypto.randomUUID();
     // A first request that has claimed the key and not finished, as it stands in Redis. (Racing two
     // real requests is not deterministic on PGlite, whose single session serializes everything.)
-    await redis.set(idempotencySlot(key), { state: 'in-flight', bodyHash: await sha256(canonicalJson(body)) }, { ex: 60 });
+    await redis.set(exchangeSlot(key), { state: 'in-flight', bodyHash: await sha256(canonicalJson(body)) }, { ex: 60 });
     const refused = await postExchange(body, { 'Idempotency-Key': key });
     const problem = await expectProblem(refused, 409);
     expect(problem.detail).toMatch(/still being processed/);

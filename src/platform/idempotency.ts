@@ -33,6 +33,11 @@ export interface IdempotencyOptions {
   request: unknown;
 }
 
+/** The Redis key that holds the state of `key` in `scope`, e.g. `idem:exchanges:<key>`. */
+export function idempotencySlot(scope: string, key: string): string {
+  return `idem:${scope}:${key}`;
+}
+
 /** The answer to a retry whose key is already taken. */
 function replay(entry: Entry, bodyHash: string): Response {
   if (entry.bodyHash !== bodyHash) {
@@ -54,7 +59,7 @@ function replay(entry: Entry, bodyHash: string): Response {
  */
 export async function idempotent<R extends Response>(c: Context<AppEnv>, options: IdempotencyOptions, run: () => Promise<R>): Promise<R> {
   if (options.key === undefined) return run();
-  const slot = `idem:${options.scope}:${options.key}`;
+  const slot = idempotencySlot(options.scope, options.key);
   const bodyHash = await sha256(canonicalJson(options.request));
   const inFlight: Entry = { state: 'in-flight', bodyHash };
   const previous = await c.var.services.redis.set<Entry>(slot, inFlight, { nx: true, get: true, ex: IN_FLIGHT_TTL_SECONDS });
