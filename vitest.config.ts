@@ -17,6 +17,8 @@ export default defineConfig({
   ],
   test: {
     globalSetup: ['./test/global-setup.ts'],
+    // `TEST_SEED=… npm test` replays a randomized test exactly (see test/exchanges.concurrency.test.ts).
+    provide: { testSeed: process.env.TEST_SEED },
     include: replicaCluster ? [REPLICA_TESTS] : ['test/**/*.test.ts', 'src/**/*.test.ts'],
     exclude: replicaCluster ? configDefaults.exclude : [...configDefaults.exclude, REPLICA_TESTS],
     testTimeout: 30_000,

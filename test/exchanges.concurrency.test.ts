@@ -4,7 +4,7 @@
  * few trainers and overlapping Pokémon, so many conflict; afterwards the state must be
  * exactly what the successful trades, replayed in order, produce.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { call, roundTrips } from './support/api.ts';
 import { historyOf, postExchange, type Exchange, type ExchangeBody } from './support/exchanges.ts';
 import { createPokemon, createTrainer } from './support/fixtures.ts';
@@ -16,6 +16,39 @@ function random(seed: number): () => number {
     let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The seed of every random choice in this file: `TEST_SEED` when set (`TEST_SEED=123 npm test`
+ * replays a failing storm's trades exactly), a random one otherwise.
+ */
+const SEED = seedFrom(inject('testSeed'));
+
+function seedFrom(value: string | undefined): number {
+  if (value === undefined || value === '') return crypto.getRandomValues(new Uint32Array(1))[0]!;
+  const seed = Number(value);
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffff_ffff) throw new Error(`TEST_SEED must be a whole number from 0 to 4294967295, not ${JSON.stringify(value)}`);
+  return seed;
+}
+
+/**
+ * A test body that draws its random choices from a PRNG seeded with {@link SEED}; whatever
+ * fails in it (an assertion in a helper too) names the seed and the command that replays it.
+ */
+function seeded(body: (next: () => number) => Promise<void>): () => Promise<void> {
+  return async () => {
+    console.log(`[concurrency] TEST_SEED=${SEED}`);
+    try {
+      await body(random(SEED));
+    } catch (error) {
+      const replay = `[replay with: TEST_SEED=${SEED} npm test -- test/exchanges.concurrency.test.ts]`;
+      if (error instanceof Error) {
+        error.message = `${error.message}\n${replay}`;
+        throw error;
+      }
+      throw new Error(`${String(error)}\n${replay}`, { cause: error });
+    }
   };
 }
 
@@ -148,17 +181,16 @@ async function listedTrades(trainers: string[]): Promise<Set<string>> {
 }
 
 describe('exchanges under concurrency', () => {
-  it('200 concurrent trades over overlapping Pokémon: each all or nothing, history replays to the owners', async () => {
-    const seed = Date.now();
+  it('200 concurrent trades over overlapping Pokémon: each all or nothing, history replays to the owners', seeded(async (next) => {
     const { trainers, owners: initial } = await world(3, 4);
-    const trades = randomTrades(200, trainers, [...initial.keys()], random(seed));
+    const trades = randomTrades(200, trainers, [...initial.keys()], next);
 
     const results = await fireAll(trades.map((body) => () => postExchange(body)));
-    expect(results.filter((r) => r.status !== 201 && r.status !== 409), `seed ${seed}`).toEqual([]);
+    expect(results.filter((r) => r.status !== 201 && r.status !== 409)).toEqual([]);
     // One round trip each: no deadlock was retried.
-    expect(results.every((r) => r.db === 1), `seed ${seed}`).toBe(true);
+    expect(results.every((r) => r.db === 1)).toBe(true);
     const created = successfulTrades(results);
-    console.log(`[concurrency] seed ${seed}: ${created.size} traded, ${results.length - created.size} conflicted`);
+    console.log(`[concurrency] TEST_SEED=${SEED}: ${created.size} traded, ${results.length - created.size} conflicted`);
     expect(created.size).toBeGreaterThan(0);
 
     // Every Pokémon still there, each with exactly one owner.
@@ -177,11 +209,9 @@ describe('exchanges under concurrency', () => {
 
     // And the exchanges table holds exactly the successful trades.
     expect(await listedTrades(trainers)).toEqual(new Set(created.keys()));
-  });
+  }));
 
-  it('trades racing Pokémon and trainer deletes never leave a Pokémon with a missing owner', async () => {
-    const seed = Date.now();
-    const next = random(seed);
+  it('trades racing Pokémon and trainer deletes never leave a Pokémon with a missing owner', seeded(async (next) => {
     const { trainers, owners: initial } = await world(4, 4);
     const pokemon = [...initial.keys()];
     const [doomedPokemon1, doomedPokemon2] = [pokemon[0]!, pokemon[5]!];
@@ -198,7 +228,7 @@ describe('exchanges under concurrency', () => {
     // A trainer delete is refused (409) while they own Pokémon, which trades may give or take
     // meanwhile; even with cascade, a Pokémon received mid-delete makes the foreign key refuse it.
     for (const r of trainerDeletes) expect([204, 409]).toContain(r.status);
-    for (const r of results) expect([201, 204, 404, 409], `seed ${seed}: ${JSON.stringify(r.body)}`).toContain(r.status);
+    for (const r of results) expect([201, 204, 404, 409], JSON.stringify(r.body)).toContain(r.status);
 
     // Every Pokémon that still exists belongs to a trainer that still exists.
     const liveTrainers = [];
@@ -208,7 +238,7 @@ describe('exchanges under concurrency', () => {
       const response = await call(`/pokemon/${id}`);
       if (response.status === 404) continue;
       const { owner } = (await response.json()) as { owner: string };
-      expect(now.get(id), `seed ${seed}: ${id} is owned by ${owner}, who is gone`).toBe(owner);
+      expect(now.get(id), `${id} is owned by ${owner}, who is gone`).toBe(owner);
     }
     expect(now.has(doomedPokemon1) || now.has(doomedPokemon2)).toBe(false);
 
@@ -217,5 +247,5 @@ describe('exchanges under concurrency', () => {
     const created = successfulTrades(results);
     await checkHistories(initial, now, created);
     expect(await listedTrades(trainers)).toEqual(new Set(created.keys()));
-  });
+  }));
 });

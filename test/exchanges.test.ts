@@ -9,7 +9,6 @@ import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
 
 const bindings = inject('bindings');
 const redis = new Redis({ url: bindings.UPSTASH_REDIS_REST_URL, token: bindings.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false });
-/** Where the API keeps an exchange's idempotency key. */
 /** The slot the API keeps this run's admin key's exchange requests in. */
 const slotOf = (key: string) => idempotencySlot('admin', 'exchanges', key);
 

@@ -1,6 +1,21 @@
-import { describe, expect, it } from 'vitest';
+import { neon, neonConfig } from '@neondatabase/serverless';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { call, expectProblem, roundTrips, expectedTrips } from './support/api.ts';
+import { postExchange } from './support/exchanges.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
+
+/** The primary database itself, through the real Neon client, to read what the API does not show. */
+const { DATABASE_URL, NEON_FETCH_ENDPOINT } = inject('bindings');
+const sql = neon(DATABASE_URL);
+beforeAll(() => {
+  neonConfig.fetchEndpoint = NEON_FETCH_ENDPOINT;
+});
+
+/** How many `ownership_history` rows the database holds for `pokemonId`. */
+async function historyRows(pokemonId: string): Promise<number> {
+  const [row] = await sql`SELECT count(*)::int AS n FROM ownership_history WHERE pokemon_id = ${pokemonId}`;
+  return row!.n as number;
+}
 
 describe('POST /pokemon', () => {
   it('creates a Pokémon with its canonical species and first history entry, in one round trip', async () => {
@@ -114,10 +129,16 @@ describe('lists', () => {
 describe('DELETE /pokemon/:id', () => {
   it('deletes it and its history; a second delete is 404', async () => {
     const trainer = await createTrainer();
+    const friend = await createTrainer();
     const created = await createPokemon(trainer.id);
+    // A gift gives it a second history entry.
+    expect((await postExchange({ trainerA: trainer.id, trainerB: friend.id, pokemonsA: [created.id], pokemonsB: [] })).status).toBe(201);
+    expect(await historyRows(created.id)).toBe(2);
+
     expect((await call(`/pokemon/${created.id}`, { method: 'DELETE' })).status).toBe(204);
     await expectProblem(await call(`/pokemon/${created.id}`), 404);
-    await expectProblem(await call(`/pokemon/${created.id}/history`), 404);
+    // Read in the table itself: GET /pokemon/:id/history answers 404 for a deleted Pokémon whatever its rows.
+    expect(await historyRows(created.id)).toBe(0);
     await expectProblem(await call(`/pokemon/${created.id}`, { method: 'DELETE' }), 404);
   });
 });

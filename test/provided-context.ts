@@ -22,5 +22,7 @@ declare module 'vitest' {
     replicaDelayMs: number;
     /** Only with TEST_REPLICA_CLUSTER=1: a loopback server where `POST /replica/stop` kills the replica. */
     controlUrl?: string;
+    /** `TEST_SEED` from the environment (vitest.config.ts): the seed randomized tests replay; unset for a random one. */
+    testSeed?: string;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { call, expectProblem, roundTrips, expectedTrips } from './support/api.ts';
-import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
+import { clockPast, createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
 
 describe('POST /trainers', () => {
   it('creates a trainer in one round trip and answers 201 with Location', async () => {
@@ -61,12 +61,16 @@ describe('GET /trainers/:id', () => {
 describe('PATCH /trainers/:id', () => {
   it('changes the given fields and keeps the rest', async () => {
     const trainer = await createTrainer({ firstName: 'Gary', lastName: 'Oak' });
+    // Timestamps have millisecond precision: let the clock pass the creation's millisecond first,
+    // so an update that did not touch updatedAt cannot look like one that did.
+    await clockPast(trainer.updatedAt);
     const response = await call(`/trainers/${trainer.id}`, { method: 'PATCH', json: { lastName: 'Oak-Smith' } });
     expect(response.status).toBe(200);
     expect(roundTrips(response)).toEqual(expectedTrips({ writes: 1 }));
-    const updated = (await response.json()) as { firstName: string; lastName: string; updatedAt: string };
+    const updated = (await response.json()) as { firstName: string; lastName: string; createdAt: string; updatedAt: string };
     expect(updated).toMatchObject({ firstName: 'Gary', lastName: 'Oak-Smith' });
-    expect(updated.updatedAt >= trainer.updatedAt).toBe(true);
+    expect(Date.parse(updated.updatedAt)).toBeGreaterThan(Date.parse(trainer.updatedAt));
+    expect(updated).toMatchObject({ createdAt: trainer.createdAt });
   });
 
   it('refuses to change the id, an empty change, and an unknown trainer', async () => {

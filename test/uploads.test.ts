@@ -1,6 +1,12 @@
-import { describe, expect, it } from 'vitest';
+import { Redis } from '@upstash/redis/cloudflare';
+import { describe, expect, inject, it } from 'vitest';
+import { uploadKeys } from '../src/domain/uploads/staging.ts';
 import { call, callWithBindings, expectProblem, roundTrips, expectedTrips } from './support/api.ts';
 import { createTrainer, uniqueId } from './support/fixtures.ts';
+
+const bindings = inject('bindings');
+/** The Redis the uploads are staged in, read directly for what the API does not show (keys' expiry). */
+const redis = new Redis({ url: bindings.UPSTASH_REDIS_REST_URL, token: bindings.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, enableAutoPipelining: false });
 
 const TRAINER_HEADER = 'id,firstName,lastName,dateOfBirth';
 const POKEMON_HEADER = 'id,nickname,species,level,owner,dateOfOwnership';
@@ -231,17 +237,51 @@ describe('CSV uploads: commit semantics', () => {
     expect(roundTrips(again)).toEqual(expectedTrips({ redis: 1 }));
   });
 
-  it('forgets an upload when its TTL expires', async () => {
-    const response = await callWithBindings({ UPLOAD_TTL_SECONDS: '1' }, '/uploads?type=trainer', {
+  it('stages both keys of an upload to expire at its expiresAt, UPLOAD_TTL_SECONDS after staging', async () => {
+    const response = await callWithBindings({ UPLOAD_TTL_SECONDS: '120' }, '/uploads?type=trainer', {
       method: 'POST',
       body: trainerFile(uniqueId('ttl'), 2),
       headers: csv,
     });
-    const { id } = (await response.json()) as { id: string };
-    expect((await call(`/uploads/${id}`)).status).toBe(200);
-    await new Promise((resolve) => setTimeout(resolve, 1_300));
-    await expectProblem(await call(`/uploads/${id}`), 404);
-    await expectProblem(await commit(id), 404);
+    expect(response.status).toBe(201);
+    const { id, expiresAt } = (await response.json()) as { id: string; expiresAt: string };
+    const keys = uploadKeys(id);
+    const meta = (await redis.get<{ createdAt: string; expiresAt: string }>(keys.meta))!;
+    expect(meta.expiresAt).toBe(expiresAt);
+    expect(Date.parse(expiresAt) - Date.parse(meta.createdAt)).toBe(120_000);
+    // Redis holds both keys until that instant (PTTL counts from now; allow for this request's own time).
+    for (const k of [keys.meta, keys.chunks]) {
+      const pttl = await redis.pttl(k);
+      expect(pttl, k).toBeGreaterThan(0);
+      expect(Math.abs(Date.now() + pttl - Date.parse(expiresAt)), k).toBeLessThan(2_000);
+    }
+    await redis.del(keys.meta, keys.chunks);
+  });
+
+  it('forgets an upload once its keys expire', async () => {
+    const staged = await stage('type=trainer', trainerFile(uniqueId('gone'), 2));
+    expect((await call(`/uploads/${staged.id}`)).status).toBe(200);
+    // Its TTL running out, without waiting an hour for it: both keys expire at one instant, 50 ms from now.
+    const keys = uploadKeys(staged.id);
+    const at = Date.now() + 50;
+    expect(await redis.pexpireat(keys.meta, at)).toBe(1);
+    expect(await redis.pexpireat(keys.chunks, at)).toBe(1);
+    // Poll the API instead of sleeping a fixed time: it must say 404 once the keys are gone.
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      const response = await call(`/uploads/${staged.id}`);
+      if (response.status === 404) {
+        await expectProblem(response, 404);
+        break;
+      }
+      expect(response.status).toBe(200);
+      await response.body?.cancel();
+      expect(Date.now(), 'the upload outlived its keys by 5 s').toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    // Expired together: no chunks outlive their status.
+    expect(await redis.exists(keys.meta, keys.chunks)).toBe(0);
+    await expectProblem(await commit(staged.id), 404);
   });
 
   it('stages and commits 100,000 Pokémon in at most 5 round trips', { timeout: 60_000 }, async () => {

@@ -15,6 +15,28 @@ const key = (name: string) => {
   created.push(k);
   return k;
 };
+
+/**
+ * Runs `work` and returns the path of every HTTP request it sent to `base` (the client calls
+ * the global `fetch` for each round trip), e.g. `['/pipeline']`.
+ */
+async function requestsTo(base: string, work: () => Promise<void>): Promise<string[]> {
+  const paths: string[] = [];
+  const original = globalThis.fetch;
+  const prefix = base.replace(/\/$/, '');
+  globalThis.fetch = (input, init) => {
+    const href = input instanceof Request ? input.url : String(input);
+    if (href.startsWith(prefix)) paths.push(href.slice(prefix.length) || '/');
+    return original(input, init);
+  };
+  try {
+    await work();
+  } finally {
+    globalThis.fetch = original;
+  }
+  return paths;
+}
+
 afterAll(async () => {
   if (created.length > 0) await redis.del(...created);
 });
@@ -41,14 +63,31 @@ describe('Upstash stand-in: values', () => {
     expect(await redis.ping()).toBe('PONG');
   });
 
-  it('expires a key after its TTL', async () => {
+  it('sets a TTL that PTTL and TTL report, and none without one', async () => {
     const k = key('ttl');
-    await redis.set(k, 'soon gone', { px: 300 });
+    await redis.set(k, 'later gone', { px: 60_000 });
+    const pttl = await redis.pttl(k);
+    expect(pttl).toBeGreaterThan(50_000);
+    expect(pttl).toBeLessThanOrEqual(60_000);
+    expect(await redis.ttl(k)).toBeGreaterThan(50);
+    const forever = key('no-ttl');
+    await redis.set(forever, 'stays');
+    expect(await redis.pttl(forever)).toBe(-1);
+    expect(await redis.pttl(key('missing'))).toBe(-2);
+  });
+
+  it('expires a key after its TTL', async () => {
+    const k = key('expiring');
+    await redis.set(k, 'soon gone', { px: 50 });
     expect(await redis.pttl(k)).toBeGreaterThan(0);
-    expect(await redis.get(k)).toBe('soon gone');
-    await new Promise((resolve) => setTimeout(resolve, 450));
-    expect(await redis.get(k)).toBeNull();
+    // Poll the key rather than sleep a fixed time: gone as soon as its 50 ms are up, within a bounded wait.
+    const deadline = Date.now() + 5_000;
+    while ((await redis.get(k)) !== null) {
+      expect(Date.now(), 'the key outlived its 50 ms TTL by 5 s').toBeLessThan(deadline);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     expect(await redis.ttl(k)).toBe(-2);
+    expect(await redis.exists(k)).toBe(0);
   });
 });
 
@@ -66,10 +105,23 @@ describe('Upstash stand-in: pipelines and transactions', () => {
     expect(await redis.multi().set(k, 1).incrby(k, 41).get(k).exec()).toEqual(['OK', 42, 42]);
   });
 
-  it('batches same-tick commands through auto-pipelining', async () => {
+  it('batches same-tick commands through auto-pipelining: 20 commands, one HTTP request', async () => {
     const keys = Array.from({ length: 20 }, (_, i) => key(`auto${i}`));
-    await Promise.all(keys.map((k, i) => redis.set(k, i)));
-    expect(await Promise.all(keys.map((k) => redis.get(k)))).toEqual(keys.map((_, i) => i));
+    const requests = await requestsTo(url, async () => {
+      await Promise.all(keys.map((k, i) => redis.set(k, i)));
+    });
+    expect(requests).toEqual(['/pipeline']);
+    let values: unknown[] = [];
+    const reads = await requestsTo(url, async () => {
+      values = await Promise.all(keys.map((k) => redis.get(k)));
+    });
+    expect(reads).toEqual(['/pipeline']);
+    expect(values).toEqual(keys.map((_, i) => i));
+    // Without batching, each command is its own request: the counter does see them.
+    const unbatched = await requestsTo(url, async () => {
+      for (const k of keys.slice(0, 3)) await redis.get(k);
+    });
+    expect(unbatched).toHaveLength(3);
   });
 });
 

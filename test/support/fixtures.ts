@@ -35,3 +35,17 @@ export async function createPokemon(owner: string, overrides: Partial<NewPokemon
   expect(response.status, await response.clone().text()).toBe(201);
   return (await response.json()) as NewPokemon & Record<string, unknown>;
 }
+
+/**
+ * Waits until the clock reads later than `timestamp` (an ISO string), polling rather than
+ * sleeping a guessed time; fails after a few seconds (a clock that does not move).
+ */
+export async function clockPast(timestamp: string): Promise<void> {
+  const instant = Date.parse(timestamp);
+  expect(Number.isNaN(instant), `${timestamp} is not a timestamp`).toBe(false);
+  const deadline = Date.now() + 5_000;
+  while (Date.now() <= instant) {
+    expect(Date.now(), `the clock did not pass ${timestamp}`).toBeLessThan(deadline);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}

@@ -28,6 +28,11 @@ export interface UploadMeta {
 const metaKey = (id: string) => `upload:${id}`;
 const chunksKey = (id: string) => `upload:${id}:chunks`;
 
+/** The Redis keys one upload owns: its status and its list of chunks. */
+export function uploadKeys(id: string): { meta: string; chunks: string } {
+  return { meta: metaKey(id), chunks: chunksKey(id) };
+}
+
 /** Writes one upload's chunks as they fill, then its status; or takes back what it wrote. */
 export class StagedWriter {
   readonly #redis: Redis;
