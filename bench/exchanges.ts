@@ -19,7 +19,7 @@ import pg from 'pg';
 import { createExchange, exchangeId, type NewExchange, type OwnershipConflict } from '../src/domain/exchanges.ts';
 import type { Database } from '../src/platform/database.ts';
 import { createScratchDatabase } from '../local/scratch-database.ts';
-import { startDevServer } from './support/processes.ts';
+import { authorization, startDevServer, type DevServer } from './support/processes.ts';
 
 const serverUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -117,10 +117,10 @@ async function run(concurrency: number, trade: Trade, believed: Map<string, stri
 }
 
 /** `POST /exchanges` on a kept-alive socket; also checks the one-round-trip contract. */
-function apiTrade(baseUrl: string, agent: http.Agent): Trade {
+function apiTrade(server: DevServer, agent: http.Agent): Trade {
   return (exchange) =>
     new Promise((resolve, reject) => {
-      const request = http.request(`${baseUrl}/exchanges`, { method: 'POST', agent, headers: { 'Content-Type': 'application/json' } }, (response) => {
+      const request = http.request(`${server.url}/exchanges`, { method: 'POST', agent, headers: { 'Content-Type': 'application/json', ...authorization(server) } }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
         response.on('end', () => {
@@ -161,7 +161,7 @@ try {
   await seed(pool);
   // node-postgres drizzle runs the same raw SQL and answers `{ rows }` like neon-http.
   const db = drizzle({ client: pool }) as unknown as Database;
-  const api = apiTrade(dev.url, agent);
+  const api = apiTrade(dev, agent);
   const direct = directTrade(db);
   console.log(`${TRAINERS} trainers × ${POKEMON_PER_TRAINER} Pokémon, one-for-one trades, ${seconds} s per case; ratio = API / direct pg`);
   for (const concurrency of CONCURRENCY) {

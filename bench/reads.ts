@@ -36,7 +36,7 @@ import pg from 'pg';
 import { migrate } from '../local/db-migrate.ts';
 import { startReplicatedCluster, type ReplicatedCluster } from '../local/pg-cluster.ts';
 import { processCpuSeconds, processTree, treeCpuSeconds } from './support/cpu.ts';
-import { startDevServer, startStandinProcess, type DevServer } from './support/processes.ts';
+import { authorization, startDevServer, startStandinProcess, type DevServer } from './support/processes.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
@@ -233,12 +233,12 @@ async function load(server: DevServer, concurrency: number, bookmarked: boolean)
           if (write) {
             const id = `p${(loop * 97 + i * 13) % (TRAINERS * POKEMON_PER_TRAINER)}`;
             const body = JSON.stringify({ level: 1 + ((loop + i) % 100) });
-            answer = await send(server.url, agent, 'PATCH', `/pokemon/${id}`, { 'Content-Type': 'application/json' }, body);
+            answer = await send(server.url, agent, 'PATCH', `/pokemon/${id}`, { 'Content-Type': 'application/json', ...authorization(server) }, body);
             if (answer.status !== 200 || answer.db !== 1 || !answer.bookmark) throw new Error(`PATCH /pokemon/${id}: ${answer.status}, db ${answer.db}, bookmark ${answer.bookmark}`);
             bookmark = answer.bookmark;
           } else {
             const path = READ_MIX[position]!;
-            answer = await send(server.url, agent, 'GET', path, bookmark ? { 'X-Bookmark': bookmark } : {});
+            answer = await send(server.url, agent, 'GET', path, { ...authorization(server), ...(bookmark ? { 'X-Bookmark': bookmark } : {}) });
             if (answer.status !== 200) throw new Error(`GET ${path} answered ${answer.status}`);
             reads += 1;
             served[answer.replica > 0 ? (answer.db > 0 ? 'fallback' : 'replica') : 'primary'] += 1;
@@ -267,13 +267,13 @@ async function warmUp(server: DevServer, bookmarked: boolean): Promise<void> {
     await Promise.all(
       Array.from({ length: 8 }, async (_, loop) => {
         for (let i = 0; i < 40; i++) {
-          const answer = await send(server.url, agent, 'GET', READ_MIX[(loop * 1_000 + i) % MIX_LENGTH]!, {});
+          const answer = await send(server.url, agent, 'GET', READ_MIX[(loop * 1_000 + i) % MIX_LENGTH]!, authorization(server));
           if (answer.status !== 200) throw new Error(`warm-up: ${answer.status}`);
         }
       }),
     );
     if (bookmarked) {
-      const answer = await send(server.url, agent, 'GET', '/trainers/t0', {});
+      const answer = await send(server.url, agent, 'GET', '/trainers/t0', authorization(server));
       if (answer.replica !== 1 || answer.db !== 0) throw new Error(`with a replica configured, GET /trainers/t0 went db ${answer.db}, replica ${answer.replica}`);
     }
   } finally {

@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { createScratchDatabase } from '../local/scratch-database.ts';
-import { ROOT, startDevServer } from './support/processes.ts';
+import { authorization, ROOT, startDevServer } from './support/processes.ts';
 
 const serverUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -92,10 +92,10 @@ function resetPeak(pid: number): void {
 }
 
 /** Subrequests a response reports in `Server-Timing`. */
-function subrequests(response: Response): { db: number; cache: number } {
+function subrequests(response: Response): { db: number; redis: number } {
   const header = response.headers.get('Server-Timing') ?? '';
   const count = (name: string) => Number(new RegExp(`${name};count=(\\d+)`).exec(header)?.[1] ?? NaN);
-  return { db: count('db'), cache: count('cache') };
+  return { db: count('db'), redis: count('redis') };
 }
 
 async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
@@ -111,17 +111,17 @@ const base = dev.url;
 
 try {
   const trainersCsv = ['id,firstName,lastName,dateOfBirth', ...Array.from({ length: TRAINERS }, (_, i) => `trainer-${i},Ash${i},Ketchum,2000-01-01`)].join('\n');
-  const setup = await fetch(`${base}/uploads?type=trainer&commit=true`, { method: 'POST', body: trainersCsv, headers: { 'Content-Type': 'text/csv' } });
+  const setup = await fetch(`${base}/uploads?type=trainer&commit=true`, { method: 'POST', body: trainersCsv, headers: { 'Content-Type': 'text/csv', ...authorization(dev) } });
   if (setup.status !== 201) throw new Error(`trainer setup failed: ${await setup.text()}`);
 
   const csv = uploadCsv();
   const workerd = workerdPid(dev.pid);
   resetPeak(workerd);
   const before = memory(workerd);
-  const [staged, stageSeconds] = await timed(() => fetch(`${base}/uploads?type=pokemon`, { method: 'POST', body: csv, headers: { 'Content-Type': 'text/csv' } }));
+  const [staged, stageSeconds] = await timed(() => fetch(`${base}/uploads?type=pokemon`, { method: 'POST', body: csv, headers: { 'Content-Type': 'text/csv', ...authorization(dev) } }));
   if (staged.status !== 201) throw new Error(`stage failed: ${await staged.text()}`);
   const { id } = (await staged.json()) as { id: string };
-  const [committed, commitSeconds] = await timed(() => fetch(`${base}/uploads/${id}/commit`, { method: 'POST' }));
+  const [committed, commitSeconds] = await timed(() => fetch(`${base}/uploads/${id}/commit`, { method: 'POST', headers: authorization(dev) }));
   if (committed.status !== 200) throw new Error(`commit failed: ${await committed.text()}`);
   const after = memory(workerd);
   const total = stageSeconds + commitSeconds;
@@ -142,9 +142,9 @@ try {
   });
 
   console.log(`${rowCount.toLocaleString('en')} Pokémon rows (${(csv.length / 1e6).toFixed(1)} MB CSV), ${TRAINERS} trainers; wrangler dev + stand-ins on PostgreSQL and Redis`);
-  console.log(`stage   ${stageSeconds.toFixed(2)} s   subrequests db=${up.db} cache=${up.cache}`);
-  console.log(`commit  ${commitSeconds.toFixed(2)} s   subrequests db=${down.db} cache=${down.cache}`);
-  console.log(`total   ${total.toFixed(2)} s   ${Math.round(rowCount / total).toLocaleString('en')} rows/s   subrequests ${up.db + up.cache + down.db + down.cache}`);
+  console.log(`stage   ${stageSeconds.toFixed(2)} s   subrequests db=${up.db} redis=${up.redis}`);
+  console.log(`commit  ${commitSeconds.toFixed(2)} s   subrequests db=${down.db} redis=${down.redis}`);
+  console.log(`total   ${total.toFixed(2)} s   ${Math.round(rowCount / total).toLocaleString('en')} rows/s   subrequests ${up.db + up.redis + down.db + down.redis}`);
   console.log(`workerd RSS: ${before.now.toFixed(0)} MiB before, peak ${after.peak.toFixed(0)} MiB during (+${(after.peak - before.now).toFixed(0)} MiB)`);
   console.log(`COPY    ${copySeconds.toFixed(2)} s   (psql \\copy, start-up included)`);
   console.log(`upload+commit/COPY = ${(total / copySeconds).toFixed(2)}`);

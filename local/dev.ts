@@ -16,6 +16,7 @@
  * `npm run db:seed` find them; both files are removed on exit.
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
@@ -33,7 +34,30 @@ const port = Number(process.env.PORT ?? 8787);
  * DATABASE_URL and DATABASE_REPLICA_URL are not among them: here they name the real servers
  * behind the stand-in, and the Worker gets the stand-in's connection strings instead.
  */
-const WORKER_BINDINGS_FROM_ENV = ['DEPENDENCY_TIMEOUT_MS', 'UPLOAD_TTL_SECONDS', 'UPLOAD_MAX_BYTES', 'UPLOAD_MAX_ROWS'] as const;
+const WORKER_BINDINGS_FROM_ENV = [
+  'ADMIN_API_KEY',
+  'CORS_ORIGINS',
+  'DEPENDENCY_TIMEOUT_MS',
+  'PUBLIC_READS',
+  'RATE_LIMIT_REQUESTS',
+  'RATE_LIMIT_WINDOW_SECONDS',
+  'REPLICA_TIMEOUT_MS',
+  'UPLOAD_TTL_SECONDS',
+  'UPLOAD_MAX_BYTES',
+  'UPLOAD_MAX_ROWS',
+  'UPLOAD_QUOTA_BYTES',
+] as const;
+
+/** Where the generated bootstrap admin key is kept when neither the environment nor `.dev.vars` sets one. */
+const ADMIN_KEY_FILE = `${DATA_DIR}/admin-api-key`;
+
+/** The dev stack's admin key: kept across restarts, made once from 256 random bits. */
+function generatedAdminKey(): string {
+  if (existsSync(ADMIN_KEY_FILE)) return readFileSync(ADMIN_KEY_FILE, 'utf8').trim();
+  const key = `dev-admin-${randomBytes(32).toString('hex')}`;
+  writePrivate(ADMIN_KEY_FILE, `${key}\n`);
+  return key;
+}
 
 /** Writes `contents` to `path` readable by this user only (a file left with wider rights is replaced). */
 function writePrivate(path: string, contents: string): void {
@@ -69,6 +93,8 @@ const bindings: Record<string, string> = {
   ...Object.fromEntries(WORKER_BINDINGS_FROM_ENV.flatMap((name) => (process.env[name] === undefined ? [] : [[name, process.env[name]!]]))),
   ...standins.bindings,
 };
+const adminKeyFrom = bindings.ADMIN_API_KEY === undefined ? ADMIN_KEY_FILE.slice(ROOT.length) : 'your environment or .dev.vars';
+bindings.ADMIN_API_KEY ??= generatedAdminKey();
 writePrivate(ENV_FILE, `${Object.entries(bindings).map(([name, value]) => envLine(name, value)).join('\n')}\n`);
 writePrivate(DEV_STANDINS_FILE, `${JSON.stringify(standins.bindings, null, 2)}\n`);
 function removeFiles(): void {
@@ -92,6 +118,7 @@ const wrangler = spawn('npx', ['wrangler', 'dev', '--port', String(port), '--ip'
   },
 });
 console.log(`[dev] API on http://127.0.0.1:${port} (docs: /docs)`);
+console.log(`[dev] admin API key (from ${adminKeyFrom}): ${bindings.ADMIN_API_KEY}`);
 
 let stopping = false;
 async function stop(code: number): Promise<void> {

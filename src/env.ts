@@ -25,6 +25,8 @@ export interface Bindings {
   UPLOAD_MAX_BYTES?: string;
   /** Most data rows one CSV upload may have (default 200000). */
   UPLOAD_MAX_ROWS?: string;
+  /** Staged bytes one API key may keep in Redis per `UPLOAD_TTL_SECONDS` (default 268435456: 256 MiB). */
+  UPLOAD_QUOTA_BYTES?: string;
   /** The bootstrap admin API key (a secret, ≥ 32 characters): manages keys, needs no database row, no rate limit. */
   ADMIN_API_KEY?: string;
   /** `false`: reads need a key with the `read` scope too (default `true`). */

@@ -141,3 +141,21 @@ describe('Idempotency-Key per API key', () => {
     expect(replay.headers.get('Idempotent-Replayed')).toBe('true');
   });
 });
+
+describe('upload quota per key', () => {
+  it('refuses staging past a key’s quota with 429 and Retry-After, staging nothing', async () => {
+    const writer = await createKey({ scopes: ['write'] });
+    const rows = (prefix: string, n: number) =>
+      ['id,firstName,lastName,dateOfBirth', ...Array.from({ length: n }, (_, i) => `${prefix}-${i},Quota,Test,2000-01-01`)].join('\n');
+    const upload = (csv: string) =>
+      callWithBindings({ UPLOAD_QUOTA_BYTES: '4000' }, '/uploads?type=trainer', { method: 'POST', key: writer.key, body: csv, headers: { 'Content-Type': 'text/csv' } });
+    const small = await upload(rows(uniqueId('q'), 20));
+    expect(small.status, await small.clone().text()).toBe(201);
+    const large = await upload(rows(uniqueId('q'), 200));
+    const problem = await expectProblem(large, 429);
+    expect(problem).toMatchObject({ type: '/problems/rate-limited', quotaBytes: 4000 });
+    expect(Number(large.headers.get('Retry-After'))).toBeGreaterThan(0);
+    // The refused upload's bytes were given back: another small one still fits.
+    expect((await upload(rows(uniqueId('q'), 20))).status).toBe(201);
+  });
+});

@@ -3,6 +3,7 @@
  * benchmark's client never shares an event loop with the servers it measures.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +59,8 @@ export interface DevServer {
   url: string;
   /** The `node local/dev.ts` process; wrangler and workerd run below it. */
   pid: number;
+  /** The bootstrap admin key the server was started with (benchmarks send it: it has no rate limit). */
+  adminKey: string;
   stop(): Promise<void>;
 }
 
@@ -68,14 +71,15 @@ export interface DevServer {
  */
 export async function startDevServer(env: Record<string, string>): Promise<DevServer> {
   const port = await freePort();
+  const adminKey = env.ADMIN_API_KEY ?? `bench-admin-${randomBytes(24).toString('hex')}`;
   const child = spawn(process.execPath, ['local/dev.ts'], {
     cwd: ROOT,
-    env: { ...process.env, NEON_HTTP_PORT: '0', UPSTASH_PORT: '0', ...env, PORT: String(port) },
+    env: { ...process.env, NEON_HTTP_PORT: '0', UPSTASH_PORT: '0', ...env, ADMIN_API_KEY: adminKey, PORT: String(port) },
     stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
     detached: true,
   });
   const url = `http://127.0.0.1:${port}`;
-  const server = { url, pid: child.pid!, stop: () => stopProcess(child) };
+  const server = { url, pid: child.pid!, adminKey, stop: () => stopProcess(child) };
   for (const deadline = Date.now() + 120_000; ; ) {
     if (await fetch(`${url}/health`).then((r) => r.ok, () => false)) return server;
     if (child.exitCode !== null || Date.now() > deadline) {
@@ -84,4 +88,9 @@ export async function startDevServer(env: Record<string, string>): Promise<DevSe
     }
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
+}
+
+/** The header that authenticates a benchmark's requests to `server`. */
+export function authorization(server: DevServer): { Authorization: string } {
+  return { Authorization: `Bearer ${server.adminKey}` };
 }

@@ -11,7 +11,9 @@ export type DomainErrorKind =
   /** The input breaks a rule; `details.errors` lists where. */
   | 'invalid'
   /** The input is larger than allowed. */
-  | 'too-large';
+  | 'too-large'
+  /** The caller has used up a quota; `details.retryAfterSeconds` says when it frees up. */
+  | 'quota-exceeded';
 
 export class DomainError extends Error {
   readonly kind: DomainErrorKind;

@@ -64,6 +64,7 @@ const bindingsSchema = z.object({
   UPLOAD_TTL_SECONDS: positiveInteger(3_600),
   UPLOAD_MAX_BYTES: positiveInteger(50 * 1024 * 1024),
   UPLOAD_MAX_ROWS: positiveInteger(200_000),
+  UPLOAD_QUOTA_BYTES: positiveInteger(256 * 1024 * 1024),
   ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   PUBLIC_READS: flag(true),
   CORS_ORIGINS: list.pipe(z.array(httpUrl.transform((url) => new URL(url).origin))),
@@ -108,6 +109,8 @@ export interface Config {
     maxBytes: number;
     /** Most data rows in one upload. */
     maxRows: number;
+    /** Staged bytes one API key may have in Redis per upload lifetime. */
+    quotaBytes: number;
   };
 }
 
@@ -136,7 +139,7 @@ export function parseConfig(env: Bindings): Config {
       anonymousLimiter: b.ANON_RATE_LIMITER,
     },
     redis: { url: b.UPSTASH_REDIS_REST_URL, token: b.UPSTASH_REDIS_REST_TOKEN, timeoutMs: b.DEPENDENCY_TIMEOUT_MS },
-    uploads: { ttlSeconds: b.UPLOAD_TTL_SECONDS, maxBytes: b.UPLOAD_MAX_BYTES, maxRows: b.UPLOAD_MAX_ROWS },
+    uploads: { ttlSeconds: b.UPLOAD_TTL_SECONDS, maxBytes: b.UPLOAD_MAX_BYTES, maxRows: b.UPLOAD_MAX_ROWS, quotaBytes: b.UPLOAD_QUOTA_BYTES },
   };
 }
 

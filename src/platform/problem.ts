@@ -86,11 +86,13 @@ const DOMAIN_PROBLEMS: Record<DomainErrorKind, ProblemCode> = {
   conflict: 'conflict',
   invalid: 'validation-failed',
   'too-large': 'payload-too-large',
+  'quota-exceeded': 'rate-limited',
 };
 
 /** The problem a domain error is answered with: its message as `detail`, its details as extensions. */
 export function domainProblem(error: DomainError): Problem {
-  return new Problem(DOMAIN_PROBLEMS[error.kind], error.message, error.details);
+  const retryAfter = error.details.retryAfterSeconds;
+  return new Problem(DOMAIN_PROBLEMS[error.kind], error.message, error.details, typeof retryAfter === 'number' ? { 'Retry-After': String(retryAfter) } : {});
 }
 
 /** The problem-type URI for `code`; `GET` on it describes the problem. */

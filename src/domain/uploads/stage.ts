@@ -16,7 +16,7 @@ import { ChunkBuilder, CHUNKS_PER_PART, type Chunk } from './chunks.ts';
 import type { CsvRecord } from './csv.ts';
 import type { CellResult, UploadKind } from './kinds.ts';
 import { lookUpReferences, type ReferenceBatch } from './references.ts';
-import { StagedWriter, type OnConflict, type UploadMeta } from './staging.ts';
+import { StagedWriter, type OnConflict, type StagingQuota, type UploadMeta } from './staging.ts';
 
 /** Errors listed in a 422 (all are counted in `errorCount`). */
 export const MAX_LISTED_ERRORS = 1000;
@@ -37,6 +37,8 @@ export interface StageRequest {
   onConflict: OnConflict;
   records: AsyncIterable<CsvRecord[]>;
   settings: { maxRows: number; ttlSeconds: number };
+  /** The caller's staging quota; none for a caller without one. */
+  quota?: StagingQuota | undefined;
 }
 
 export interface StagedUpload {
@@ -218,7 +220,7 @@ export async function stageUpload(db: Database, redis: Redis, request: StageRequ
   const id = crypto.randomUUID();
   const createdAt = new Date();
   const expiresAt = new Date(createdAt.getTime() + settings.ttlSeconds * 1000);
-  const writer = new StagedWriter(redis, id, expiresAt);
+  const writer = new StagedWriter(redis, id, expiresAt, request.quota);
   const checks = cellChecks(kind);
   const names = kind.columns.map((column) => column.name);
   const columnOrder = (name: string) => names.indexOf(name);

@@ -6,6 +6,7 @@
  * written last, with the final chunks: an upload is visible only once all of it is staged.
  */
 import type { Redis } from '../../platform/redis.ts';
+import { DomainError } from '../errors.ts';
 import type { Chunk } from './chunks.ts';
 import type { UploadType } from './kinds.ts';
 
@@ -33,17 +34,36 @@ export function uploadKeys(id: string): { meta: string; chunks: string } {
   return { meta: metaKey(id), chunks: chunksKey(id) };
 }
 
-/** Writes one upload's chunks as they fill, then its status; or takes back what it wrote. */
+/**
+ * How many staged bytes one client may have in Redis: counted per `subject` over a window as
+ * long as an upload lives, so staged data that could still exist is what is bounded.
+ */
+export interface StagingQuota {
+  subject: string;
+  maxBytes: number;
+  windowSeconds: number;
+}
+
+const quotaKey = (subject: string) => `quota:staged-bytes:${subject}`;
+
+/**
+ * Writes one upload's chunks as they fill, then its status; or takes back what it wrote. With a
+ * quota, each write also counts its bytes in the same MULTI; a write that takes the client over
+ * its quota is refused (and everything this upload wrote is taken back).
+ */
 export class StagedWriter {
   readonly #redis: Redis;
   readonly #id: string;
   readonly #expiresAt: number;
+  readonly #quota: StagingQuota | undefined;
   #written = 0;
+  #counted = 0;
 
-  constructor(redis: Redis, id: string, expiresAt: Date) {
+  constructor(redis: Redis, id: string, expiresAt: Date, quota?: StagingQuota) {
     this.#redis = redis;
     this.#id = id;
     this.#expiresAt = expiresAt.getTime();
+    this.#quota = quota;
   }
 
   /** Chunks written so far. */
@@ -51,21 +71,44 @@ export class StagedWriter {
     return this.#written;
   }
 
-  /** Appends chunks (and, last, the status) in one round trip. */
+  /**
+   * Appends chunks (and, last, the status) in one round trip.
+   * @throws DomainError `quota-exceeded` when the chunks take the client over its quota.
+   */
   async write(chunks: readonly Chunk[], meta?: UploadMeta): Promise<void> {
     const multi = this.#redis.multi();
-    if (chunks.length > 0) {
-      multi.rpush(chunksKey(this.#id), ...chunks.map((chunk) => JSON.stringify(chunk)));
+    const texts = chunks.map((chunk) => JSON.stringify(chunk));
+    const bytes = texts.reduce((sum, text) => sum + text.length, 0);
+    const quota = this.#quota !== undefined && bytes > 0 ? this.#quota : undefined;
+    if (quota) {
+      multi.set(quotaKey(quota.subject), 0, { nx: true, ex: quota.windowSeconds });
+      multi.incrby(quotaKey(quota.subject), bytes);
+      multi.pttl(quotaKey(quota.subject));
+    }
+    if (texts.length > 0) {
+      multi.rpush(chunksKey(this.#id), ...texts);
       multi.pexpireat(chunksKey(this.#id), this.#expiresAt);
     }
     if (meta) multi.set(metaKey(this.#id), meta, { pxat: this.#expiresAt });
-    await multi.exec();
+    const results = await multi.exec<unknown[]>();
     this.#written += chunks.length;
+    if (!quota) return;
+    this.#counted += bytes;
+    const [used, ttlMs] = [results[1] as number, results[2] as number];
+    if (used > quota.maxBytes) {
+      throw new DomainError('quota-exceeded', `Staging this upload would exceed your quota of ${quota.maxBytes} staged bytes; nothing was staged.`, {
+        quotaBytes: quota.maxBytes,
+        retryAfterSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
+      });
+    }
   }
 
-  /** Removes chunks written for an upload that turned out invalid (none: no round trip). */
+  /** Takes back whatever this upload wrote, and the bytes it counted (nothing written: no round trip). */
   async discard(): Promise<void> {
-    if (this.#written > 0) await this.#redis.del(chunksKey(this.#id));
+    if (this.#written === 0 && this.#counted === 0) return;
+    const pipeline = this.#redis.pipeline().del(chunksKey(this.#id), metaKey(this.#id));
+    if (this.#quota && this.#counted > 0) pipeline.decrby(quotaKey(this.#quota.subject), this.#counted);
+    await pipeline.exec();
   }
 }
 

@@ -74,6 +74,8 @@ export const createUpload: RouteHandler<typeof routes.createUpload, AppEnv> = as
     onConflict: query.onConflict,
     records: csvRecords(body, settings.maxBytes),
     settings,
+    // Keys share Redis fairly; the bootstrap admin key (operators, benchmarks) has no quota.
+    quota: c.var.principal?.rateLimit && { subject: c.var.principal.id, maxBytes: settings.quotaBytes, windowSeconds: settings.ttlSeconds },
   });
   const upload = query.commit === 'true' ? await commitStaged(bulkDatabase(c), c.var.services.redis, meta.id) : meta;
   return c.json({ ...toStatus(upload), preview }, 201, { Location: `/uploads/${upload.id}` });
