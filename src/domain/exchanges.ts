@@ -2,9 +2,12 @@
  * Exchanges: two trainers trade Pokémon in one SQL statement (one database round trip) that
  * locks, checks and writes, so a trade is all or nothing however many run at once.
  */
-import { sql } from 'drizzle-orm';
+import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
+import { exchanges } from '../db/schema.ts';
 import { retryOnSqlState, SQLSTATE, type Database } from '../platform/database.ts';
 import { canonicalJson, sha256 } from '../platform/hashing.ts';
+import { existsWhere, pageWithFlag } from './page-with-flag.ts';
 
 export interface NewExchange {
   trainerA: string;
@@ -32,26 +35,14 @@ export type CreateExchangeResult =
   | { status: 'unknown'; trainers: string[]; pokemon: string[] }
   | { status: 'conflict'; conflicts: OwnershipConflict[] };
 
-type ExchangeRow = {
-  id: string;
-  trainer_a: string;
-  trainer_b: string;
-  pokemons_a: string[];
-  pokemons_b: string[];
-  created_at: string;
-};
-
-/** The columns every exchange read returns. */
-const EXCHANGE_COLUMNS = sql.raw('id, trainer_a, trainer_b, pokemons_a, pokemons_b, created_at');
-
-function toExchange(row: ExchangeRow): Exchange {
+function toExchange(row: typeof exchanges.$inferSelect): Exchange {
   return {
     id: row.id,
-    trainerA: row.trainer_a,
-    trainerB: row.trainer_b,
-    pokemonsA: row.pokemons_a,
-    pokemonsB: row.pokemons_b,
-    createdAt: new Date(row.created_at).toISOString(),
+    trainerA: row.trainerA,
+    trainerB: row.trainerB,
+    pokemonsA: row.pokemonsA,
+    pokemonsB: row.pokemonsB,
+    createdAt: row.createdAt.toISOString(),
   };
 }
 
@@ -155,37 +146,65 @@ async function runExchange(db: Database, id: string, { trainerA, trainerB, pokem
 
 /** One exchange, or `undefined`. */
 export async function getExchange(db: Database, id: string): Promise<Exchange | undefined> {
-  const { rows } = await db.execute<ExchangeRow>(sql`SELECT ${EXCHANGE_COLUMNS} FROM exchanges WHERE id = ${id}`);
-  return rows[0] && toExchange(rows[0]);
+  const [row] = await db.select().from(exchanges).where(eq(exchanges.id, id));
+  return row && toExchange(row);
 }
+
+/** The newest `limit` exchanges matching `where`, newest first. */
+function newest(db: Database, where: SQL | undefined, limit: number) {
+  return db
+    .select()
+    .from(exchanges)
+    .where(where)
+    .orderBy(desc(exchanges.createdAt), desc(exchanges.id))
+    .limit(limit);
+}
+
+/**
+ * The newest `limit` of two {@link newest} lists, as subquery `page`: `SELECT * FROM (a UNION ALL b)
+ * ORDER BY created_at DESC, id DESC LIMIT n`, which Postgres runs as a Merge Append of the two
+ * index scans that stops after `limit` rows. (Ordered in an outer SELECT rather than by the
+ * set operation's own ORDER BY, which drizzle renders with the columns' TypeScript names,
+ * `"createdAt"`, when the database uses snake_case.)
+ */
+function newestOfBoth(db: Database, a: ReturnType<typeof newest>, b: ReturnType<typeof newest>, limit: number) {
+  const both = a.unionAll(b).as('both');
+  return db.select().from(both).orderBy(desc(both.createdAt), desc(both.id)).limit(limit).as('page');
+}
+
+/** The exchange a cursor names. */
+const cursor = alias(exchanges, 'c');
 
 /**
  * A page of exchanges, newest first (`limit + 1` rows, to tell whether another page follows),
  * optionally only those `trainer` took part in. The cursor is the last exchange's id; the
  * keyset is its `(created_at, id)`. With a trainer, each side's index yields its newest rows
  * and the two short lists are merged, so a page costs the same however long the history.
+ * `undefined` when the cursor names no exchange.
  */
 export async function listExchanges(
   db: Database,
   options: { limit: number; after?: string | undefined; trainer?: string | undefined },
 ): Promise<Exchange[] | undefined> {
-  const after =
-    options.after === undefined
-      ? sql`true`
-      : sql`(created_at, id) < (SELECT c.created_at, c.id FROM exchanges c WHERE c.id = ${options.after})`;
-  const newest = (side: string | undefined) => sql`
-    SELECT ${EXCHANGE_COLUMNS} FROM exchanges
-    WHERE ${side === undefined ? sql`true` : sql`${sql.identifier(side)} = ${options.trainer}`} AND ${after}
-    ORDER BY created_at DESC, id DESC LIMIT ${options.limit + 1}`;
-  const query =
-    options.trainer === undefined
-      ? newest(undefined)
-      : sql`(${newest('trainer_a')}) UNION ALL (${newest('trainer_b')}) ORDER BY created_at DESC, id DESC LIMIT ${options.limit + 1}`;
+  const { after, trainer } = options;
+  const limit = options.limit + 1;
+  const afterCursor =
+    after === undefined
+      ? undefined
+      : sql`(${exchanges.createdAt}, ${exchanges.id}) < ${db.select({ createdAt: cursor.createdAt, id: cursor.id }).from(cursor).where(eq(cursor.id, after))}`;
+  const page =
+    trainer === undefined
+      ? newest(db, afterCursor, limit).as('page')
+      : newestOfBoth(
+          db,
+          newest(db, and(eq(exchanges.trainerA, trainer), afterCursor), limit),
+          newest(db, and(eq(exchanges.trainerB, trainer), afterCursor), limit),
+          limit,
+        );
   // The cursor names an exchange; one that does not exist is refused, not read as "no more pages".
-  const cursorFound = options.after === undefined ? sql`true` : sql`EXISTS (SELECT 1 FROM exchanges c WHERE c.id = ${options.after})`;
-  const { rows } = await db.execute<ExchangeRow & { cursor_found: boolean }>(sql`
-    SELECT ${cursorFound} AS cursor_found, page.* FROM (SELECT 1) AS one LEFT JOIN (${query}) AS page ON true
-    ORDER BY page.created_at DESC, page.id DESC`);
-  if (!rows[0]?.cursor_found) return undefined;
-  return rows.filter((row) => row.id !== null).map(toExchange);
+  const cursorFound = after === undefined ? sql<boolean>`true` : existsWhere(db, cursor, eq(cursor.id, after));
+  const { flag, rows } = await pageWithFlag(db, cursorFound, (head) =>
+    head.leftJoin(page, sql`true`).orderBy(desc(page.createdAt), desc(page.id)),
+  );
+  return flag ? rows.map(toExchange) : undefined;
 }

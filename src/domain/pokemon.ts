@@ -2,9 +2,11 @@
  * Pokémon: the SQL behind the Pokémon routes. Each function is one database round trip:
  * existence checks, the write and its ownership-history row share one statement.
  */
-import { sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, gt, gte, lte, sql, type SQL } from 'drizzle-orm';
+import { ownershipHistory, pokemon, species, trainers } from '../db/schema.ts';
 import type { Database } from '../platform/database.ts';
 import { speciesSlug } from './fields.ts';
+import { existsWhere, pageWithFlag } from './page-with-flag.ts';
 
 export interface SpeciesSummary {
   dexNumber: number;
@@ -34,37 +36,54 @@ export interface NewPokemon {
 
 export type PokemonChanges = Partial<Pick<NewPokemon, 'nickname' | 'species' | 'level'>>;
 
-/** A row selected with {@link POKEMON_COLUMNS}. */
-type PokemonRow = {
-  id: string;
-  nickname: string;
-  level: number;
-  owner_id: string;
-  date_of_ownership: string;
-  created_at: string;
-  updated_at: string;
-  dex_number: number;
-  species_name: string;
-  types: string[];
-};
+/** Pokémon joined to their species, with the columns every Pokémon read returns. */
+function selectPokemon(db: Database) {
+  return db
+    .select({
+      id: pokemon.id,
+      nickname: pokemon.nickname,
+      level: pokemon.level,
+      ownerId: pokemon.ownerId,
+      dateOfOwnership: pokemon.dateOfOwnership,
+      createdAt: pokemon.createdAt,
+      updatedAt: pokemon.updatedAt,
+      dexNumber: species.dexNumber,
+      speciesName: species.name,
+      types: species.types,
+    })
+    .from(pokemon)
+    .innerJoin(species, eq(species.dexNumber, pokemon.speciesNumber));
+}
 
-/** The columns every Pokémon read returns; `p` is the pokemon row, `s` its species. */
-const POKEMON_COLUMNS = sql.raw(
-  'p.id, p.nickname, p.level, p.owner_id, p.date_of_ownership, p.created_at, p.updated_at, s.dex_number, s.name AS species_name, s.types',
-);
+type PokemonRow = Awaited<ReturnType<typeof selectPokemon>>[number];
 
 /** The API shape of a Pokémon row. */
 function toPokemon(row: PokemonRow): Pokemon {
   return {
     id: row.id,
     nickname: row.nickname,
-    species: { dexNumber: row.dex_number, name: row.species_name, types: row.types },
+    species: { dexNumber: row.dexNumber, name: row.speciesName, types: row.types },
     level: row.level,
-    owner: row.owner_id,
-    dateOfOwnership: row.date_of_ownership,
-    createdAt: new Date(row.created_at).toISOString(),
-    updatedAt: new Date(row.updated_at).toISOString(),
+    owner: row.ownerId,
+    dateOfOwnership: row.dateOfOwnership,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
   };
+}
+
+/**
+ * The same columns in the raw write statements (`p` the written pokemon row, `s` its species),
+ * named as {@link selectPokemon} names them; timestamps arrive as text.
+ */
+const STATEMENT_COLUMNS = sql.raw(
+  'p.id, p.nickname, p.level, p.owner_id AS "ownerId", p.date_of_ownership AS "dateOfOwnership", p.created_at AS "createdAt", ' +
+    'p.updated_at AS "updatedAt", s.dex_number AS "dexNumber", s.name AS "speciesName", s.types',
+);
+
+type StatementRow = Omit<PokemonRow, 'createdAt' | 'updatedAt'> & { createdAt: string; updatedAt: string };
+
+function statementToPokemon(row: StatementRow): Pokemon {
+  return toPokemon({ ...row, createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt) });
 }
 
 /** Up to three species names closest to `slug`, for "did you mean" (only computed when `missing`). */
@@ -84,7 +103,7 @@ export type CreatePokemonResult =
 /** Inserts a Pokémon and its first ownership-history row, or says why it could not. */
 export async function createPokemon(db: Database, input: NewPokemon): Promise<CreatePokemonResult> {
   const slug = speciesSlug(input.species);
-  const { rows } = await db.execute<PokemonRow & { id_taken: boolean; owner_found: boolean; species_found: boolean; suggestions: string[] | null }>(sql`
+  const { rows } = await db.execute<StatementRow & { id_taken: boolean; owner_found: boolean; species_found: boolean; suggestions: string[] | null }>(sql`
     WITH s AS (SELECT dex_number, name, types FROM species WHERE slug = ${slug}),
     owner AS (SELECT id FROM trainers WHERE id = ${input.owner} FOR KEY SHARE),
     p AS (
@@ -102,9 +121,9 @@ export async function createPokemon(db: Database, input: NewPokemon): Promise<Cr
            EXISTS (SELECT 1 FROM s) AS species_found,
            ${suggestionsSql(slug, sql`NOT EXISTS (SELECT 1 FROM s)`)} AS suggestions,
            created.*
-    FROM (SELECT 1) AS one LEFT JOIN (SELECT ${POKEMON_COLUMNS} FROM p, s) AS created ON true`);
+    FROM (SELECT 1) AS one LEFT JOIN (SELECT ${STATEMENT_COLUMNS} FROM p, s) AS created ON true`);
   const row = rows[0]!;
-  if (row.id !== null) return { status: 'created', pokemon: toPokemon(row) };
+  if (row.id !== null) return { status: 'created', pokemon: statementToPokemon(row) };
   // Owner and species fine but nothing inserted: the id was taken, possibly a moment ago.
   if (row.id_taken || (row.owner_found && row.species_found)) return { status: 'id-taken' };
   return { status: 'invalid', ownerMissing: !row.owner_found, speciesMissing: !row.species_found, suggestions: row.suggestions ?? [] };
@@ -117,42 +136,48 @@ export interface PokemonFilters {
   maxLevel?: number | undefined;
 }
 
-function filtersSql(filters: PokemonFilters, after: string | undefined): SQL {
-  const conditions: SQL[] = [sql`true`];
-  if (filters.owner !== undefined) conditions.push(sql`p.owner_id = ${filters.owner}`);
-  if (filters.species !== undefined) conditions.push(sql`s.slug = ${speciesSlug(filters.species)}`);
-  if (filters.minLevel !== undefined) conditions.push(sql`p.level >= ${filters.minLevel}`);
-  if (filters.maxLevel !== undefined) conditions.push(sql`p.level <= ${filters.maxLevel}`);
-  if (after !== undefined) conditions.push(sql`p.id > ${after}`);
-  return sql.join(conditions, sql` AND `);
+/** The filters (and the keyset position) as one condition; `undefined` when there are none. */
+function filtersWhere(filters: PokemonFilters, after: string | undefined): SQL | undefined {
+  return and(
+    filters.owner === undefined ? undefined : eq(pokemon.ownerId, filters.owner),
+    filters.species === undefined ? undefined : eq(species.slug, speciesSlug(filters.species)),
+    filters.minLevel === undefined ? undefined : gte(pokemon.level, filters.minLevel),
+    filters.maxLevel === undefined ? undefined : lte(pokemon.level, filters.maxLevel),
+    after === undefined ? undefined : gt(pokemon.id, after),
+  );
+}
+
+interface PageOptions {
+  limit: number;
+  after?: string | undefined;
+}
+
+/** The query for a page of Pokémon ordered by id. */
+function pokemonPage(db: Database, filters: PokemonFilters, page: PageOptions) {
+  return selectPokemon(db)
+    .where(filtersWhere(filters, page.after))
+    .orderBy(asc(pokemon.id))
+    .limit(page.limit + 1);
 }
 
 /** A page of Pokémon ordered by id (`limit + 1` rows, to tell whether another page follows). */
-export async function listPokemon(db: Database, filters: PokemonFilters, page: { limit: number; after?: string | undefined }): Promise<Pokemon[]> {
-  const { rows } = await db.execute<PokemonRow>(sql`
-    SELECT ${POKEMON_COLUMNS} FROM pokemon p JOIN species s ON s.dex_number = p.species_number
-    WHERE ${filtersSql(filters, page.after)} ORDER BY p.id LIMIT ${page.limit + 1}`);
-  return rows.map(toPokemon);
+export async function listPokemon(db: Database, filters: PokemonFilters, page: PageOptions): Promise<Pokemon[]> {
+  return (await pokemonPage(db, filters, page)).map(toPokemon);
 }
 
 /** A trainer's Pokémon page, or `undefined` when there is no such trainer (one statement). */
-export async function listTrainerPokemon(db: Database, owner: string, page: { limit: number; after?: string | undefined }): Promise<Pokemon[] | undefined> {
-  const { rows } = await db.execute<PokemonRow & { trainer_found: boolean }>(sql`
-    SELECT EXISTS (SELECT 1 FROM trainers WHERE id = ${owner}) AS trainer_found, page.*
-    FROM (SELECT 1) AS one LEFT JOIN (
-      SELECT ${POKEMON_COLUMNS} FROM pokemon p JOIN species s ON s.dex_number = p.species_number
-      WHERE ${filtersSql({ owner }, page.after)} ORDER BY p.id LIMIT ${page.limit + 1}
-    ) AS page ON true
-    ORDER BY page.id`);
-  if (!rows[0]?.trainer_found) return undefined;
-  return rows.filter((row) => row.id !== null).map(toPokemon);
+export async function listTrainerPokemon(db: Database, owner: string, page: PageOptions): Promise<Pokemon[] | undefined> {
+  const owned = pokemonPage(db, { owner }, page).as('page');
+  const { flag: trainerFound, rows } = await pageWithFlag(db, existsWhere(db, trainers, eq(trainers.id, owner)), (head) =>
+    head.leftJoin(owned, sql`true`).orderBy(asc(owned.id)),
+  );
+  return trainerFound ? rows.map(toPokemon) : undefined;
 }
 
 /** One Pokémon with its species, or `undefined`. */
 export async function getPokemon(db: Database, id: string): Promise<Pokemon | undefined> {
-  const { rows } = await db.execute<PokemonRow>(sql`
-    SELECT ${POKEMON_COLUMNS} FROM pokemon p JOIN species s ON s.dex_number = p.species_number WHERE p.id = ${id}`);
-  return rows[0] && toPokemon(rows[0]);
+  const [row] = await selectPokemon(db).where(eq(pokemon.id, id));
+  return row && toPokemon(row);
 }
 
 export type UpdatePokemonResult =
@@ -163,7 +188,7 @@ export type UpdatePokemonResult =
 /** Changes nickname, level and/or species in one statement. */
 export async function updatePokemon(db: Database, id: string, changes: PokemonChanges): Promise<UpdatePokemonResult> {
   const slug = changes.species === undefined ? null : speciesSlug(changes.species);
-  const { rows } = await db.execute<PokemonRow & { found: boolean; species_ok: boolean; suggestions: string[] | null }>(sql`
+  const { rows } = await db.execute<StatementRow & { found: boolean; species_ok: boolean; suggestions: string[] | null }>(sql`
     WITH wanted AS (SELECT dex_number FROM species WHERE slug = ${slug}),
     species_ok AS (SELECT ${slug}::text IS NULL OR EXISTS (SELECT 1 FROM wanted) AS ok),
     p AS (
@@ -179,9 +204,9 @@ export async function updatePokemon(db: Database, id: string, changes: PokemonCh
            (SELECT ok FROM species_ok) AS species_ok,
            ${suggestionsSql(slug ?? '', sql`NOT (SELECT ok FROM species_ok)`)} AS suggestions,
            updated.*
-    FROM (SELECT 1) AS one LEFT JOIN (SELECT ${POKEMON_COLUMNS} FROM p JOIN species s ON s.dex_number = p.species_number) AS updated ON true`);
+    FROM (SELECT 1) AS one LEFT JOIN (SELECT ${STATEMENT_COLUMNS} FROM p JOIN species s ON s.dex_number = p.species_number) AS updated ON true`);
   const row = rows[0]!;
-  if (row.id !== null) return { status: 'updated', pokemon: toPokemon(row) };
+  if (row.id !== null) return { status: 'updated', pokemon: statementToPokemon(row) };
   // Species fine but nothing updated: the Pokémon is gone (perhaps deleted a moment ago).
   if (!row.found || row.species_ok) return { status: 'not-found' };
   return { status: 'unknown-species', suggestions: row.suggestions ?? [] };
@@ -203,25 +228,27 @@ export interface OwnershipRecord {
 
 /** A Pokémon's owners, oldest first, or `undefined` when there is no such Pokémon. */
 export async function getOwnershipHistory(db: Database, id: string): Promise<OwnershipRecord[] | undefined> {
-  const { rows } = await db.execute<{
-    found: boolean;
-    trainer_id: string | null;
-    acquired_on: string;
-    source: OwnershipRecord['source'];
-    exchange_id: string | null;
-    recorded_at: string;
-  }>(sql`
-    SELECT EXISTS (SELECT 1 FROM pokemon WHERE id = ${id}) AS found, h.trainer_id, h.acquired_on, h.source, h.exchange_id, h.recorded_at
-    FROM (SELECT 1) AS one LEFT JOIN ownership_history h ON h.pokemon_id = ${id}
-    ORDER BY h.id`);
-  if (!rows[0]?.found) return undefined;
-  return rows
-    .filter((row) => row.trainer_id !== null)
-    .map((row) => ({
-      trainer: row.trainer_id!,
-      acquiredOn: row.acquired_on,
-      source: row.source,
-      exchangeId: row.exchange_id,
-      recordedAt: new Date(row.recorded_at).toISOString(),
-    }));
+  const history = db
+    .select({
+      id: ownershipHistory.id,
+      trainerId: ownershipHistory.trainerId,
+      acquiredOn: ownershipHistory.acquiredOn,
+      source: ownershipHistory.source,
+      exchangeId: ownershipHistory.exchangeId,
+      recordedAt: ownershipHistory.recordedAt,
+    })
+    .from(ownershipHistory)
+    .where(eq(ownershipHistory.pokemonId, id))
+    .as('page');
+  const { flag: found, rows } = await pageWithFlag(db, existsWhere(db, pokemon, eq(pokemon.id, id)), (head) =>
+    head.leftJoin(history, sql`true`).orderBy(asc(history.id)),
+  );
+  if (!found) return undefined;
+  return rows.map((row) => ({
+    trainer: row.trainerId,
+    acquiredOn: row.acquiredOn,
+    source: row.source,
+    exchangeId: row.exchangeId,
+    recordedAt: row.recordedAt.toISOString(),
+  }));
 }

@@ -13,7 +13,7 @@
  * committed in that one request. A larger one is first sent in parts to `upload_parts` (not data
  * yet), then the same single statement reads them from there: still one transaction.
  */
-import { sql, type SQL } from 'drizzle-orm';
+import { eq, sql, type SQL } from 'drizzle-orm';
 import { uploadCommits, uploadParts } from '../../db/uploads-schema.ts';
 import type { Redis } from '../../platform/redis.ts';
 import { retryOnSqlState, SQLSTATE, type Database } from '../../platform/database.ts';
@@ -31,17 +31,17 @@ export interface Conflict {
   detail: string;
 }
 
-type Recorded = {
-  inserted: number;
-  updated: number;
-  committed_at: string;
-};
+/** What `upload_commits` recorded for an upload. */
+type Recorded = Pick<typeof uploadCommits.$inferSelect, 'inserted' | 'updated' | 'committedAt'>;
+
+/** {@link Recorded} as the commit statement reports it (`row_to_json`: the timestamp is text). */
+type RecordedJson = { inserted: number; updated: number; committed_at: string };
 
 type CommitRow = {
   /** The upload was committed before this statement started. */
-  done: Recorded | null;
+  done: RecordedJson | null;
   /** This statement committed it. */
-  claimed: Recorded | null;
+  claimed: RecordedJson | null;
   conflict_count: number;
   conflicts: Conflict[] | null;
   rows: number;
@@ -187,8 +187,15 @@ async function sendParts(db: Database, redis: Redis, meta: UploadMeta, first: Ch
 
 /** The recorded result of a commit made by another request. */
 async function readRecorded(db: Database, id: string): Promise<Recorded | undefined> {
-  const result = await db.execute<Recorded>(sql`SELECT inserted, updated, committed_at FROM ${uploadCommits} WHERE upload_id = ${id}`);
-  return result.rows[0];
+  const [row] = await db
+    .select({ inserted: uploadCommits.inserted, updated: uploadCommits.updated, committedAt: uploadCommits.committedAt })
+    .from(uploadCommits)
+    .where(eq(uploadCommits.uploadId, id));
+  return row;
+}
+
+function fromJson({ inserted, updated, committed_at }: RecordedJson): Recorded {
+  return { inserted, updated, committedAt: new Date(committed_at) };
 }
 
 /**
@@ -213,12 +220,13 @@ export async function commitUpload(db: Database, redis: Redis, id: string): Prom
       { uploadId: id, conflicts: row.conflicts ?? [], conflictCount: row.conflict_count },
     );
   }
-  const recorded = row.done ?? row.claimed ?? (await readRecorded(db, id));
+  const reported = row.done ?? row.claimed;
+  const recorded = reported ? fromJson(reported) : await readRecorded(db, id);
   if (!recorded) throw new DomainError('conflict', `The staged rows of upload "${id}" changed while committing; nothing was written. Commit again.`);
   const committed: UploadMeta = {
     ...meta,
     status: 'committed',
-    committedAt: new Date(recorded.committed_at).toISOString(),
+    committedAt: recorded.committedAt.toISOString(),
     inserted: recorded.inserted,
     updated: recorded.updated,
   };
