@@ -51,6 +51,23 @@ describe('GET /openapi.json', () => {
   });
 });
 
+describe('security in the OpenAPI document', () => {
+  it('declares the bearer scheme, and on every write its security and 401/403/429', async () => {
+    const document = (await (await call('/openapi.json')).json()) as OpenApiDocument & {
+      components: { securitySchemes: Record<string, unknown> };
+      paths: Record<string, Record<string, { security?: unknown[]; responses?: Record<string, unknown> }>>;
+    };
+    expect(document.components.securitySchemes).toEqual({ bearer: expect.objectContaining({ type: 'http', scheme: 'bearer' }) });
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        const write = method !== 'get' || path.startsWith('/keys');
+        expect(operation.security, `${method} ${path}`).toEqual(write ? [{ bearer: [] }] : [{}, { bearer: [] }]);
+        for (const status of write ? ['401', '403', '429'] : ['401']) expect(operation.responses, `${method} ${path}`).toHaveProperty(status);
+      }
+    }
+  });
+});
+
 describe('GET /docs', () => {
   it('serves the interactive reference pointing at the OpenAPI document', async () => {
     const response = await call('/docs');
