@@ -67,6 +67,7 @@ export class DatabaseSession {
   readonly replicaUrl: string | undefined;
   #observed: Bookmark | undefined;
   #wrote = false;
+  #pinnedToPrimary = false;
 
   constructor(config: DatabaseConfig, roundTrips: RoundTrips, requested?: Bookmark) {
     this.config = config;
@@ -88,9 +89,14 @@ export class DatabaseSession {
     if (bookmark.xid !== undefined) this.#wrote = true;
   }
 
-  /** True when reads should skip the replica: none is configured, or this request has written. */
+  /** Sends this request's remaining reads to the primary (a read-cache fill must be current). */
+  readFromPrimary(): void {
+    this.#pinnedToPrimary = true;
+  }
+
+  /** True when reads should skip the replica: none is configured, this request has written, or it must read current state. */
   get primaryOnly(): boolean {
-    return this.replicaUrl === undefined || this.#wrote;
+    return this.replicaUrl === undefined || this.#wrote || this.#pinnedToPrimary;
   }
 }
 
