@@ -28,10 +28,10 @@ const CACHEABLE = /^\/(trainers|pokemon|exchanges|species)(\/[^/]+(\/(pokemon|hi
 const SPECIES = /^\/species(\/|$)/;
 const SPECIES_TTL_SECONDS = 3600;
 
-const GENERATION_KEY = 'readcache:generation';
+export const GENERATION_KEY = 'readcache:generation';
 /** Cache API keys must be URLs; this host is never fetched. */
 const CACHE_ORIGIN = 'https://read-cache.internal';
-const generationUrl = `${CACHE_ORIGIN}/generation`;
+export const generationUrl = `${CACHE_ORIGIN}/generation`;
 
 /** The Cache API key of an answer to `path?query` read at `generation` (query parameters sorted). */
 export function readCacheKey(generation: string, url: URL): string {
@@ -89,7 +89,8 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
   const path = c.req.path;
   const cache = caches.default;
 
-  if (c.req.method !== 'GET') {
+  // HEAD is routed to the GET handlers (the body is dropped afterwards).
+  if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
     await next();
     if (ttlSeconds > 0 && c.res.status < 400) await invalidate(cache, redis, ttlSeconds);
     return;
@@ -133,6 +134,7 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
     }
   } else {
     roundTrips.cacheOutcome = 'bypass';
+    await next();
   }
 
   const answer = cached ?? c.res;
