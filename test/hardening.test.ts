@@ -299,6 +299,6 @@ describe('/health discloses nothing (#13)', () => {
     const response = await callWithBindings({ NEON_FETCH_ENDPOINT: `${DEAD_URL}/sql`, UPSTASH_REDIS_REST_URL: DEAD_URL }, '/health');
     await expectProblem(response.clone(), 503);
     const text = await response.text();
-    for (const leak of ['127.0.0.1', ':9', 'localhost', 'SELECT', 'ECONNREFUSED', 'http://', 'postgres']) expect(text).not.toContain(leak);
+    for (const leak of ['127.0.0.1', 'localhost', 'SELECT', 'ECONNREFUSED', 'http://', 'postgres']) expect(text).not.toContain(leak);
   });
 });
