@@ -7,6 +7,8 @@
  *
  * DATABASE_REPLICA_URL (comma-separated postgres:// URLs of real streaming replicas of the
  * DATABASE_URL server) adds read replicas; the Worker gets their stand-in connection strings.
+ * NEON_HTTP_DELAY_MS / UPSTASH_DELAY_MS (default 0) delay every answer of that stand-in, to
+ * simulate the distance from the edge to Neon's and Upstash's regions.
  *
  * Bindings reach wrangler through a 0600 env file under `.data/` (`--env-file`), never its
  * command line (anyone on the machine can read /proc/<pid>/cmdline). With `--env-file`
@@ -78,7 +80,8 @@ function envLine(name: string, value: string): string {
 }
 
 mkdirSync(DATA_DIR, { recursive: true, mode: 0o700 });
-const standins = await startStandins(standinOptionsFromEnv({ pgliteDir: `${DATA_DIR}/pglite`, neonPort: 4444, upstashPort: 8079 }));
+const standinOptions = standinOptionsFromEnv({ pgliteDir: `${DATA_DIR}/pglite`, neonPort: 4444, upstashPort: 8079 });
+const standins = await startStandins(standinOptions);
 const database = { databaseUrl: standins.bindings.DATABASE_URL, fetchEndpoint: standins.bindings.NEON_FETCH_ENDPOINT };
 const applied = await migrate(database);
 // A brand-new database gets the demo data; an existing one is left as it is.
@@ -86,6 +89,9 @@ const seeded = applied > 0 ? await seed(database) : 0;
 console.log(`[dev] stand-ins on ${standins.engines}; ${applied} migration(s) applied${seeded ? `, ${seeded} demo trainers added` : ''}`);
 console.log(`[dev]   Neon SQL over HTTP  ${standins.bindings.NEON_FETCH_ENDPOINT}`);
 console.log(`[dev]   Upstash REST        ${standins.bindings.UPSTASH_REDIS_REST_URL}`);
+if (standinOptions.neonDelayMs || standinOptions.upstashDelayMs) {
+  console.log(`[dev]   simulated distance  Neon +${standinOptions.neonDelayMs} ms, Upstash +${standinOptions.upstashDelayMs} ms per request`);
+}
 if (standins.bindings.DATABASE_REPLICA_URL) console.log(`[dev]   read replicas       ${standins.bindings.DATABASE_REPLICA_URL.split(',').length}`);
 
 const devVarsPath = `${ROOT}.dev.vars`;

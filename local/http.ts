@@ -43,6 +43,11 @@ export function sendJson(
   res.end(payload);
 }
 
+/** Resolves after `ms` milliseconds (a timer: the event loop stays free meanwhile). */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
 /**

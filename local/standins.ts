@@ -27,6 +27,9 @@ export interface StandinOptions {
   redisUrl?: string | undefined;
   neonPort?: number;
   upstashPort?: number;
+  /** Simulated geography: each stand-in waits this long before answering each HTTP request (default 0). */
+  neonDelayMs?: number | undefined;
+  upstashDelayMs?: number | undefined;
 }
 
 /** The Worker bindings that reach the stand-ins. */
@@ -50,7 +53,8 @@ export interface Standins {
  * Options from the environment, as `npm run dev` and `node local/standins.ts` document them:
  * DATABASE_URL / REDIS_URL pick the real servers, DATABASE_REPLICA_URL (comma-separated
  * postgres:// URLs) adds real read replicas, PGLITE_DIR, NEON_HTTP_PORT and UPSTASH_PORT
- * override `defaults`.
+ * override `defaults`; NEON_HTTP_DELAY_MS and UPSTASH_DELAY_MS (default 0) make each stand-in
+ * wait that long before answering each request, to simulate the distance to Neon and Upstash.
  */
 export function standinOptionsFromEnv(defaults: { pgliteDir?: string; neonPort: number; upstashPort: number }): StandinOptions {
   const env = process.env;
@@ -61,7 +65,17 @@ export function standinOptionsFromEnv(defaults: { pgliteDir?: string; neonPort: 
     pgliteDir: env.PGLITE_DIR ?? defaults.pgliteDir,
     neonPort: Number(env.NEON_HTTP_PORT ?? defaults.neonPort),
     upstashPort: Number(env.UPSTASH_PORT ?? defaults.upstashPort),
+    neonDelayMs: delayFromEnv('NEON_HTTP_DELAY_MS'),
+    upstashDelayMs: delayFromEnv('UPSTASH_DELAY_MS'),
   };
+}
+
+/** A delay in ms from the environment: unset or empty is 0; anything but a non-negative number is an error. */
+function delayFromEnv(name: string): number {
+  const text = process.env[name]?.trim() ?? '';
+  const ms = text === '' ? 0 : Number(text);
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`${name} must be a non-negative number of milliseconds, not ${JSON.stringify(text)}`);
+  return ms;
 }
 
 /** A comma-separated list, trimmed, empties dropped; undefined when there is nothing in it. */
@@ -92,8 +106,8 @@ export async function startStandins(options: StandinOptions = {}): Promise<Stand
   const password = randomBytes(16).toString('hex');
   const primary = { connectionString: connectionString('localhost', password), engine: sqlEngine };
   const replicas = replicaEngines.map((engine, i) => ({ connectionString: connectionString(`replica-${i + 1}.localhost`, password), engine }));
-  const neon = await startNeonHttp({ databases: [primary, ...replicas], port: options.neonPort });
-  const upstash = await startUpstashRest({ engine: redisEngine, token, port: options.upstashPort });
+  const neon = await startNeonHttp({ databases: [primary, ...replicas], port: options.neonPort, delayMs: options.neonDelayMs });
+  const upstash = await startUpstashRest({ engine: redisEngine, token, port: options.upstashPort, delayMs: options.upstashDelayMs });
   const bindings: StandinBindings = {
     DATABASE_URL: primary.connectionString,
     NEON_FETCH_ENDPOINT: `${neon.url}/sql`,

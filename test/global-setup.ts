@@ -16,7 +16,9 @@ import { listen, sendJson } from '../local/http.ts';
 import { migrate } from '../local/db-migrate.ts';
 import { startReplicatedCluster, type ReplicatedCluster } from '../local/pg-cluster.ts';
 import { createScratchDatabase } from '../local/scratch-database.ts';
+import { startNeonHttp } from '../local/neon-http/index.ts';
 import { startStandins } from '../local/standins.ts';
+import { createMemoryEngine, startUpstashRest } from '../local/upstash-rest/index.ts';
 import './provided-context.ts';
 
 /** A server that accepts connections and never replies, to test timeouts. */
@@ -131,6 +133,13 @@ async function start(project: TestProject, cleanups: (() => Promise<unknown>)[])
     cleanups.push(control.close);
     project.provide('controlUrl', control.url);
   }
+  // A second pair of stand-ins, with a delay: only their timing is tested, so no database behind Neon's.
+  const standinDelayMs = 150;
+  const slowRedis = createMemoryEngine();
+  const slowNeon = await startNeonHttp({ databases: [], delayMs: standinDelayMs });
+  const slowUpstash = await startUpstashRest({ engine: slowRedis, token: randomBytes(16).toString('hex'), delayMs: standinDelayMs });
+  cleanups.push(() => slowRedis.close(), slowNeon.close, slowUpstash.close);
+  project.provide('delayedStandins', { delayMs: standinDelayMs, neonUrl: slowNeon.url, upstashUrl: slowUpstash.url });
   const blackHole = await startBlackHole();
   cleanups.push(blackHole.close);
   project.provide('blackHoleUrl', blackHole.url);

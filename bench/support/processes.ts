@@ -4,7 +4,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -93,4 +96,48 @@ export async function startDevServer(env: Record<string, string>): Promise<DevSe
 /** The header that authenticates a benchmark's requests to `server`. */
 export function authorization(server: DevServer): { Authorization: string } {
   return { Authorization: `Bearer ${server.adminKey}` };
+}
+
+/** The compatibility date of wrangler.toml, so the bare Worker runs on the same workerd behaviour. */
+const COMPATIBILITY_DATE = '2026-08-01';
+
+/**
+ * Runs bench/bare-worker.ts (a Hono Worker answering a constant) under `npx wrangler dev` on a
+ * free port, with a minimal config generated into a temporary folder (its `.wrangler` state
+ * goes there too); resolves once it answers. The floor the API's cached reads are held to.
+ */
+export async function startBareWorker(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'bare-worker-'));
+  const config = join(dir, 'wrangler.toml');
+  writeFileSync(
+    config,
+    [
+      'name = "bench-bare-worker"',
+      `main = ${JSON.stringify(join(ROOT, 'bench/bare-worker.ts'))}`,
+      `compatibility_date = "${COMPATIBILITY_DATE}"`,
+      'compatibility_flags = ["nodejs_compat"]',
+      'send_metrics = false',
+      '',
+    ].join('\n'),
+  );
+  const child = spawn('npx', ['wrangler', 'dev', '--config', config, '--port', String(port), '--ip', '127.0.0.1', '--persist-to', join(dir, 'state')], {
+    cwd: ROOT,
+    env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' },
+    stdio: ['ignore', process.env.BENCH_VERBOSE ? 'inherit' : 'ignore', 'inherit'],
+    detached: true,
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const stop = async () => {
+    await stopProcess(child);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  for (const deadline = Date.now() + 120_000; ; ) {
+    if (await fetch(`${url}/`).then((r) => r.ok, () => false)) return { url, pid: child.pid!, stop };
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop();
+      throw new Error('wrangler dev of the bare worker did not start');
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
 }

@@ -9,7 +9,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BodyTooLargeError, listen, readBody, sendJson, type RunningServer } from '../http.ts';
+import { BodyTooLargeError, delay, listen, readBody, sendJson, type RunningServer } from '../http.ts';
 import {
   PostgresError,
   type IsolationLevel,
@@ -213,15 +213,18 @@ export interface NeonHttpOptions {
   databases: readonly NeonDatabase[];
   port?: number;
   host?: string;
+  /** Simulated distance: wait this long (a timer) before answering each request; 0 or omitted: none. */
+  delayMs?: number;
 }
 
 /**
  * Starts the stand-in; the client's `neonConfig.fetchEndpoint` should be `<url>/sql`. The
  * engines stay open when the server closes: the caller owns them.
  */
-export function startNeonHttp({ databases, port, host }: NeonHttpOptions): Promise<RunningServer> {
+export function startNeonHttp({ databases, port, host, delayMs = 0 }: NeonHttpOptions): Promise<RunningServer> {
   const routes = buildRoutes(databases);
   return listen(async (req, res) => {
+    if (delayMs > 0) await delay(delayMs);
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     // Neon answers preflights with a CORS grant; this stand-in grants nothing to browsers.
     if (path !== '/sql' || req.method !== 'POST') {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BodyTooLargeError, listen, readBody, sendJson, type RunningServer } from '../http.ts';
+import { BodyTooLargeError, delay, listen, readBody, sendJson, type RunningServer } from '../http.ts';
 import { RedisErrorReply, refuseAdminCommand, type RedisEngine, type RedisReply } from './engine.ts';
 
 /** Same request size limit as uprest. */
@@ -20,6 +20,8 @@ export interface UpstashRestOptions {
   /** 0 or omitted: a free port. */
   port?: number;
   host?: string;
+  /** Simulated distance: wait this long (a timer) before answering each request; 0 or omitted: none. */
+  delayMs?: number;
 }
 
 type JsonReply = null | number | string | JsonReply[];
@@ -33,9 +35,12 @@ class BadRequest extends Error {}
  * when the server closes; the caller owns it.
  */
 export async function startUpstashRest(options: UpstashRestOptions): Promise<RunningServer> {
-  const { engine, token, port = 0, host = '127.0.0.1' } = options;
+  const { engine, token, port = 0, host = '127.0.0.1', delayMs = 0 } = options;
   if (!token) throw new Error('startUpstashRest needs a non-empty token');
-  return listen((req, res) => handle(req, res, engine, token), port, host);
+  return listen(async (req, res) => {
+    if (delayMs > 0) await delay(delayMs);
+    return handle(req, res, engine, token);
+  }, port, host);
 }
 
 async function handle(req: IncomingMessage, res: ServerResponse, engine: RedisEngine, token: string): Promise<void> {

@@ -80,8 +80,14 @@ async function invalidate(cache: Cache, redis: Redis, ttlSeconds: number): Promi
   await remember(cache, generation, ttlSeconds);
 }
 
+/** A filled answer as plain data: a Response belongs to the request that made it and cannot be shared. */
+interface Filled {
+  body: string;
+  headers: [string, string][];
+}
+
 /** Misses of one key being read right now in this isolate: concurrent ones wait for the first. */
-const filling = new Map<string, Promise<Response | undefined>>();
+const filling = new Map<string, Promise<Filled | undefined>>();
 
 export const readCache = createMiddleware<AppEnv>(async (c, next) => {
   const { config, redis, db, roundTrips } = c.var.services;
@@ -117,16 +123,19 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
           if (c.res.status !== 200) return undefined;
           const body = await c.res.clone().text();
           const entryTtl = SPECIES.test(path) ? SPECIES_TTL_SECONDS : ttlSeconds;
-          const entry = new Response(body, {
-            headers: { 'Content-Type': c.res.headers.get('Content-Type') ?? 'application/json', ETag: await etagOf(body), 'Cache-Control': `max-age=${entryTtl}` },
-          });
-          await cache.put(key, entry.clone());
-          return entry;
+          const headers: [string, string][] = [
+            ['Content-Type', c.res.headers.get('Content-Type') ?? 'application/json'],
+            ['ETag', await etagOf(body)],
+            ['Cache-Control', `max-age=${entryTtl}`],
+          ];
+          await cache.put(key, new Response(body, { headers }));
+          return { body, headers };
         })().finally(() => filling.delete(key));
         filling.set(key, fill);
         await fill;
       } else {
-        cached = (await fill)?.clone();
+        const filled = await fill;
+        cached = filled && new Response(filled.body, { headers: filled.headers });
         roundTrips.cacheOutcome = cached ? 'hit-coalesced' : 'miss';
         // The first reader got no answer worth sharing (e.g. a 404): this one asks for itself.
         if (!cached) await next();
