@@ -21,6 +21,8 @@ export interface NewExchange {
 export interface Exchange extends NewExchange {
   id: string;
   createdAt: string;
+  /** The accepted offer this exchange carried out (A its `from`, B its `to`); null for a direct exchange. */
+  offerId: string | null;
 }
 
 /** A listed Pokémon that its stated trainer did not own when the exchange ran. */
@@ -43,6 +45,7 @@ function toExchange(row: typeof exchanges.$inferSelect): Exchange {
     pokemonsA: row.pokemonsA,
     pokemonsB: row.pokemonsB,
     createdAt: row.createdAt.toISOString(),
+    offerId: row.offerId,
   };
 }
 
@@ -57,11 +60,26 @@ export async function exchangeId(idempotencyKey: { caller: string; key: string }
   return `ex_${(await sha256(`exchanges:${caller}:${key}:${canonicalJson(input)}`)).slice(0, 32)}`;
 }
 
-/** Runs of the statement before a trade that keeps losing deadlocks gives up. */
-const ATTEMPTS = 3;
+/** What a trade statement trades: SQL expressions, so they can be parameters or columns of a row the statement locked first. */
+export interface TradeTerms {
+  /** The exchange's id (a parameter). */
+  id: string;
+  trainerA: SQL;
+  trainerB: SQL;
+  /** `text[]`: owned by A, going to B. */
+  pokemonsA: SQL;
+  /** `text[]`: owned by B, going to A. */
+  pokemonsB: SQL;
+  /** `boolean`: the statement may trade at all (checked in `verdict`, with the owners). */
+  gate: SQL;
+  /** The offer the exchange carries out, or SQL NULL. */
+  offerId: SQL;
+}
 
 /**
- * Trades in one statement. The order of its steps is what keeps it correct under concurrency:
+ * The CTEs that lock, check and trade, shared by `POST /exchanges` and accepting an offer; the
+ * caller writes `WITH <its own CTEs>, ${tradeSteps(terms)} SELECT …`. The order of the steps
+ * is what keeps a trade correct under concurrency:
  *
  * 1. `trainer_locks` takes FOR KEY SHARE on both trainers, in id order. It blocks a concurrent
  *    trainer delete (which needs FOR UPDATE) but not other exchanges, Pokémon creation or edits.
@@ -75,24 +93,11 @@ const ATTEMPTS = 3;
  *    it, so they write everything or nothing. Data-modifying CTEs cannot see each other's
  *    effects, so the history rows take the new owner from the UPDATE's RETURNING.
  *
- * A trainer delete that removes Pokémon in its own order can still deadlock with an exchange
- * that lists that trainer's Pokémon under someone else; Postgres aborts one of the two, and an
- * aborted exchange wrote nothing, so it is retried (a rare extra round trip).
+ * Its CTEs for the caller's final SELECT: `trainer_locks (id)`, `checked (id, from_id, to_id,
+ * owner_id)` (owner NULL: no such Pokémon), `verdict (ok)`, `exchange (id, created_at)`.
  */
-export async function createExchange(db: Database, id: string, input: NewExchange): Promise<CreateExchangeResult> {
-  return retryOnSqlState([SQLSTATE.deadlockDetected], ATTEMPTS, () => runExchange(db, id, input));
-}
-
-async function runExchange(db: Database, id: string, { trainerA, trainerB, pokemonsA, pokemonsB }: NewExchange): Promise<CreateExchangeResult> {
-  const a = sql.param(pokemonsA);
-  const b = sql.param(pokemonsB);
-  const { rows } = await db.execute<{
-    created_at: string | null;
-    unknown_trainers: string[];
-    unknown_pokemon: string[];
-    conflicts: OwnershipConflict[] | null;
-  }>(sql`
-    WITH earlier AS (SELECT created_at FROM exchanges WHERE id = ${id}),
+export function tradeSteps({ id, trainerA, trainerB, pokemonsA: a, pokemonsB: b, gate, offerId }: TradeTerms): SQL {
+  return sql`
     trainer_locks AS MATERIALIZED (
       SELECT id FROM trainers WHERE id IN (${trainerA}, ${trainerB}) ORDER BY id FOR KEY SHARE
     ),
@@ -110,13 +115,13 @@ async function runExchange(db: Database, id: string, { trainerA, trainerB, pokem
       SELECT m.id, m.from_id, m.to_id, l.owner_id FROM moves m LEFT JOIN pokemon_locks l USING (id)
     ),
     verdict AS MATERIALIZED (
-      SELECT NOT EXISTS (SELECT 1 FROM earlier) AND (SELECT count(*) FROM trainer_locks) = 2
-             AND bool_and(owner_id IS NOT DISTINCT FROM from_id) AS ok
+      SELECT coalesce(${gate} AND (SELECT count(*) FROM trainer_locks) = 2
+             AND bool_and(owner_id IS NOT DISTINCT FROM from_id), false) AS ok
       FROM checked
     ),
     exchange AS (
-      INSERT INTO exchanges (id, trainer_a, trainer_b, pokemons_a, pokemons_b)
-      SELECT ${id}, ${trainerA}, ${trainerB}, ${a}::text[], ${b}::text[] FROM verdict WHERE ok
+      INSERT INTO exchanges (id, trainer_a, trainer_b, pokemons_a, pokemons_b, offer_id)
+      SELECT ${id}, ${trainerA}, ${trainerB}, ${a}::text[], ${b}::text[], ${offerId} FROM verdict WHERE ok
       RETURNING id, created_at
     ),
     moved AS (
@@ -128,7 +133,39 @@ async function runExchange(db: Database, id: string, { trainerA, trainerB, pokem
     history AS (
       INSERT INTO ownership_history (pokemon_id, trainer_id, acquired_on, source, exchange_id)
       SELECT m.id, m.owner_id, m.date_of_ownership, 'exchanged', e.id FROM moved m CROSS JOIN exchange e
-    )
+    )`;
+}
+
+/** Runs of a trade statement before a trade that keeps losing deadlocks gives up. */
+export const TRADE_ATTEMPTS = 3;
+
+/**
+ * Trades in one statement ({@link tradeSteps}). A trainer delete that removes Pokémon in its
+ * own order can still deadlock with an exchange that lists that trainer's Pokémon under someone
+ * else; Postgres aborts one of the two, and an aborted exchange wrote nothing, so it is retried
+ * (a rare extra round trip).
+ */
+export async function createExchange(db: Database, id: string, input: NewExchange): Promise<CreateExchangeResult> {
+  return retryOnSqlState([SQLSTATE.deadlockDetected], TRADE_ATTEMPTS, () => runExchange(db, id, input));
+}
+
+async function runExchange(db: Database, id: string, { trainerA, trainerB, pokemonsA, pokemonsB }: NewExchange): Promise<CreateExchangeResult> {
+  const { rows } = await db.execute<{
+    created_at: string | null;
+    unknown_trainers: string[];
+    unknown_pokemon: string[];
+    conflicts: OwnershipConflict[] | null;
+  }>(sql`
+    WITH earlier AS (SELECT created_at FROM exchanges WHERE id = ${id}),
+    ${tradeSteps({
+      id,
+      trainerA: sql`${trainerA}`,
+      trainerB: sql`${trainerB}`,
+      pokemonsA: sql`${sql.param(pokemonsA)}`,
+      pokemonsB: sql`${sql.param(pokemonsB)}`,
+      gate: sql`NOT EXISTS (SELECT 1 FROM earlier)`,
+      offerId: sql`NULL`,
+    })}
     SELECT coalesce((SELECT created_at FROM exchange), (SELECT created_at FROM earlier)) AS created_at,
       ARRAY(SELECT t FROM unnest(ARRAY[${trainerA}, ${trainerB}]::text[]) AS t WHERE t NOT IN (SELECT id FROM trainer_locks)) AS unknown_trainers,
       ARRAY(SELECT id FROM checked WHERE owner_id IS NULL) AS unknown_pokemon,
@@ -136,7 +173,7 @@ async function runExchange(db: Database, id: string, { trainerA, trainerB, pokem
          FROM checked WHERE owner_id <> from_id) AS conflicts`);
   const row = rows[0]!;
   if (row.created_at !== null) {
-    return { status: 'created', exchange: { id, trainerA, trainerB, pokemonsA, pokemonsB, createdAt: new Date(row.created_at).toISOString() } };
+    return { status: 'created', exchange: { id, trainerA, trainerB, pokemonsA, pokemonsB, createdAt: new Date(row.created_at).toISOString(), offerId: null } };
   }
   if (row.unknown_trainers.length > 0 || row.unknown_pokemon.length > 0) {
     return { status: 'unknown', trainers: row.unknown_trainers, pokemon: row.unknown_pokemon };

@@ -19,6 +19,7 @@ export const ExchangeSchema = z
     pokemonsA: z.array(z.string()).openapi({ description: 'Went from A to B.', example: ['pikachu1'] }),
     pokemonsB: z.array(z.string()).openapi({ description: 'Went from B to A.', example: ['eevee7'] }),
     createdAt: z.string().openapi({ format: 'date-time' }),
+    offerId: z.string().nullable().openapi({ description: 'The accepted offer this exchange carried out (trainerA its `from`, trainerB its `to`); null for a direct exchange.', example: null }),
   })
   .openapi('Exchange');
 
