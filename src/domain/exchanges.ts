@@ -50,14 +50,20 @@ function toExchange(row: typeof exchanges.$inferSelect): Exchange {
 }
 
 /**
- * The exchange's id: `ex_` and 32 hex digits. Random, or — for a request with an
- * Idempotency-Key — derived from the caller, the key and the body, so a retry whose first attempt did
- * commit (its answer lost to a timeout) finds that exchange instead of trading again.
+ * A server-made id: `<prefix>_` and 32 hex digits. Random, or — for a request with an
+ * Idempotency-Key — derived from the route (`scope`), the caller, the key and the body, so a
+ * retry whose first attempt did commit (its answer lost to a timeout) finds what it made
+ * instead of making it again.
  */
-export async function exchangeId(idempotencyKey: { caller: string; key: string } | undefined, input: NewExchange): Promise<string> {
-  if (idempotencyKey === undefined) return `ex_${crypto.randomUUID().replaceAll('-', '')}`;
+export async function requestId(prefix: string, scope: string, idempotencyKey: { caller: string; key: string } | undefined, input: unknown): Promise<string> {
+  if (idempotencyKey === undefined) return `${prefix}_${crypto.randomUUID().replaceAll('-', '')}`;
   const { caller, key } = idempotencyKey;
-  return `ex_${(await sha256(`exchanges:${caller}:${key}:${canonicalJson(input)}`)).slice(0, 32)}`;
+  return `${prefix}_${(await sha256(`${scope}:${caller}:${key}:${canonicalJson(input)}`)).slice(0, 32)}`;
+}
+
+/** The exchange's id: `ex_` and 32 hex digits ({@link requestId}). */
+export function exchangeId(idempotencyKey: { caller: string; key: string } | undefined, input: NewExchange): Promise<string> {
+  return requestId('ex', 'exchanges', idempotencyKey, input);
 }
 
 /** What a trade statement trades: SQL expressions, so they can be parameters or columns of a row the statement locked first. */
