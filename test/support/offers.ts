@@ -3,22 +3,12 @@
  */
 import { expect } from 'vitest';
 import { call } from './api.ts';
+import type { Offer } from '../../src/domain/offers.ts';
 import type { Exchange } from './exchanges.ts';
+
+export type { Offer };
 import { createPokemon, createTrainer } from './fixtures.ts';
 import { createKey } from './keys.ts';
-
-export interface Offer {
-  id: string;
-  from: string;
-  to: string;
-  give: string[];
-  want: string[];
-  status: 'open' | 'accepted' | 'declined' | 'withdrawn' | 'expired';
-  createdAt: string;
-  expiresAt: string;
-  closedAt: string | null;
-  exchangeId: string | null;
-}
 
 export type AcceptedOffer = Offer & { exchange: Exchange };
 

@@ -179,3 +179,21 @@ export async function listedTrades(trainers: string[]): Promise<Set<string>> {
   return listed;
 }
 
+
+/**
+ * The invariants after a storm of trades, `created` being every trade that answered 201: every
+ * Pokémon still there with exactly one owner; histories that name only those trades, each once
+ * per Pokémon it moved (a refused trade changed nothing); replaying them in history order from
+ * `initial` gives today's owners; and the exchanges table holds exactly those trades.
+ */
+export async function checkTradeInvariants(trainers: string[], initial: Map<string, string>, created: Map<string, Exchange>): Promise<void> {
+  const now = await currentOwners(trainers);
+  expect([...now.keys()].sort()).toEqual([...initial.keys()].sort());
+  const chains = await checkHistories(initial, now, created);
+  const moves = [...created.values()].reduce((n, e) => n + e.pokemonsA.length + e.pokemonsB.length, 0);
+  expect([...chains.values()].flat().length).toBe(moves);
+  const replayed = new Map(initial);
+  for (const exchange of historyOrder(created, chains)) apply(replayed, exchange);
+  expect(replayed).toEqual(now);
+  expect(await listedTrades(trainers)).toEqual(new Set(created.keys()));
+}
