@@ -12,7 +12,9 @@ export default defineConfig({
       wrangler: { configPath: './wrangler.toml' },
       // The Worker reaches the stand-ins started by the global setup: only bindings differ from production.
       // DATABASE_REPLICA_URL is among them whenever the run has a replica.
-      miniflare: { bindings: { ...inject('bindings'), DEPENDENCY_TIMEOUT_MS: '3000' } },
+      miniflare: { bindings: { ...inject('bindings'), DEPENDENCY_TIMEOUT_MS: '3000',
+        // Off by default so each test sees its own round trips; test/read-cache.test.ts turns it on.
+        READ_CACHE_TTL_SECONDS: '0' } },
     })),
   ],
   test: {

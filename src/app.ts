@@ -5,6 +5,7 @@ import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './env.ts';
 import { withSecurity } from './openapi/security.ts';
 import { authenticate } from './platform/auth.ts';
+import { readCache } from './platform/read-cache.ts';
 import { Problem, problemFor, problemResponse } from './platform/problem.ts';
 import { services } from './platform/services.ts';
 import { healthRoutes } from './routes/health/health.index.ts';
@@ -47,6 +48,7 @@ export function createApp() {
     }),
   );
   app.use('*', authenticate);
+  app.use('*', readCache);
 
   const routes = app
     .route('/', healthRoutes)

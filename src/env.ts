@@ -29,6 +29,8 @@ export interface Bindings {
   UPLOAD_QUOTA_BYTES?: string;
   /** The bootstrap admin API key (a secret, ≥ 32 characters): manages keys, needs no database row, no rate limit. */
   ADMIN_API_KEY?: string;
+  /** Seconds a cached read lives at a location (default 60; `0` turns the read cache off). */
+  READ_CACHE_TTL_SECONDS?: string;
   /** `false`: reads need a key with the `read` scope too (default `true`). */
   PUBLIC_READS?: string;
   /** Origins granted CORS, comma-separated (default: none). */

@@ -6,7 +6,7 @@
 import { neon, neonConfig, NeonDbError } from '@neondatabase/serverless';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { call, roundTrips } from './support/api.ts';
+import { call, callWithBindings, roundTrips } from './support/api.ts';
 import { uniqueId } from './support/fixtures.ts';
 
 const { DATABASE_URL, DATABASE_REPLICA_URL, NEON_FETCH_ENDPOINT } = inject('bindings');
@@ -125,6 +125,19 @@ describe('reads through the API with a lagging replica', { timeout: delayMs + 30
     expect(body.checks.replicas).toEqual([
       { name: 'replica-1', status: 'ok', latencyMs: expect.any(Number), lagBytes: expect.any(Number), secondsSinceReplayedCommit: expect.any(Number) },
     ]);
+  });
+
+  it('with the read cache on, never answers from a lagging replica’s state: misses read the primary', async () => {
+    const cacheOn = { READ_CACHE_TTL_SECONDS: '60' };
+    const { id, bookmark } = await createTrainerWithBookmark();
+    const unbookmarked = await callWithBindings(cacheOn, `/trainers/${id}`);
+    expect(unbookmarked.status).toBe(200);
+    expect(roundTrips(unbookmarked)).toMatchObject({ db: 1, replica: 0 });
+    const bookmarked = await callWithBindings(cacheOn, `/trainers/${id}`, { headers: { 'X-Bookmark': bookmark } });
+    expect(bookmarked.status).toBe(200);
+    const patched = await callWithBindings(cacheOn, `/trainers/${id}`, { method: 'PATCH', json: { firstName: 'Fresh' } });
+    expect(patched.status).toBe(200);
+    expect(((await (await callWithBindings(cacheOn, `/trainers/${id}`)).json()) as { firstName: string }).firstName).toBe('Fresh');
   });
 
   // Last: it kills this run's private replica.

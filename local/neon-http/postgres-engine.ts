@@ -53,6 +53,9 @@ export function connectPostgres(connectionString: string, max = 20): SqlEngine {
    */
   async function withSession<T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     const client = await pool.connect();
+    // A session ended by the server mid-request (pg_terminate_backend, a restart) fails its query with
+    // the server's error (57P01…); the socket's own error event must not crash the stand-in.
+    if (client.listenerCount('error') === 0) client.on('error', () => {});
     let result: T;
     try {
       result = await work(client);

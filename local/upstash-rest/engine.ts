@@ -29,3 +29,27 @@ export interface RedisEngine {
   /** Releases sockets and timers; later commands reject. */
   close(): Promise<void>;
 }
+
+/**
+ * Administrative commands Upstash does not let a database token run: they would read or change
+ * the server (its files, configuration, replication, other clients), not the data.
+ */
+const ADMIN_COMMANDS = new Set([
+  'acl', 'bgrewriteaof', 'bgsave', 'cluster', 'config', 'debug', 'failover', 'lastsave', 'migrate', 'module', 'monitor',
+  'psync', 'replicaof', 'save', 'shutdown', 'slaveof', 'swapdb', 'sync',
+]);
+/** Subcommands refused the same way (`CLIENT KILL`, `SCRIPT KILL`…); the rest of `CLIENT` and `SCRIPT` stays usable. */
+const ADMIN_SUBCOMMANDS: Record<string, Set<string>> = {
+  client: new Set(['kill', 'pause', 'unpause', 'no-evict', 'no-touch', 'tracking']),
+  script: new Set(['kill']),
+  function: new Set(['kill']),
+};
+
+/** Upstash's answer to a command the token may not run (Redis's ACL wording). */
+export function refuseAdminCommand(args: Buffer[]): RedisErrorReply | undefined {
+  const name = args[0]?.toString('latin1').toLowerCase() ?? '';
+  const sub = args[1]?.toString('latin1').toLowerCase() ?? '';
+  if (!ADMIN_COMMANDS.has(name) && !ADMIN_SUBCOMMANDS[name]?.has(sub)) return undefined;
+  const what = ADMIN_COMMANDS.has(name) ? name : `${name}|${sub}`;
+  return new RedisErrorReply(`NOPERM this user has no permissions to run the '${what}' command`);
+}

@@ -368,6 +368,8 @@ function scan(db: Keyspace, args: Args): RedisReply {
   const cursor = Number(cursorText);
   let count = 10n;
   let pattern: string | undefined;
+  /** `TYPE`: only keys holding this type (`string`, `list`, `hash`, `set`; any other name matches nothing). */
+  let type: string | undefined;
   for (let i = 1; i < args.length; i += 2) {
     const option = args.option(i);
     if (i + 1 >= args.length) fail(SYNTAX_ERROR);
@@ -375,6 +377,7 @@ function scan(db: Keyspace, args: Args): RedisReply {
       count = args.int(i + 1);
       if (count < 1n) fail(SYNTAX_ERROR);
     } else if (option === 'match') pattern = args.key(i + 1);
+    else if (option === 'type') type = args.option(i + 1);
     else fail(SYNTAX_ERROR);
   }
   const keys: Buffer[] = [];
@@ -383,7 +386,7 @@ function scan(db: Keyspace, args: Args): RedisReply {
     if (entry.seq <= cursor) continue;
     if (examined === count) return [integerBytes(entry.seq - 1), keys];
     examined += 1n;
-    if (pattern === undefined || globMatch(pattern, key)) keys.push(toBytes(key));
+    if ((pattern === undefined || globMatch(pattern, key)) && (type === undefined || entry.type === type)) keys.push(toBytes(key));
   }
   return [Buffer.from('0'), keys];
 }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BodyTooLargeError, listen, readBody, sendJson, type RunningServer } from '../http.ts';
-import { RedisErrorReply, type RedisEngine, type RedisReply } from './engine.ts';
+import { RedisErrorReply, refuseAdminCommand, type RedisEngine, type RedisReply } from './engine.ts';
 
 /** Same request size limit as uprest. */
 const BODY_LIMIT = 10 * 1024 * 1024;
@@ -82,17 +82,19 @@ async function route(path: string, req: IncomingMessage, engine: RedisEngine, ba
   switch (path) {
     case '/': {
       const args = toCommand(await readJson(req), 'command');
-      const reply = await engine.command(args);
+      const reply = refuseAdminCommand(args) ?? (await engine.command(args));
       return reply instanceof RedisErrorReply ? [400, { error: reply.message }] : [200, { result: encode(reply, base64, true) }];
     }
     case '/pipeline': {
       const commands = toCommands(await readJson(req), 'pipeline');
       // Issued together: a socket-backed engine pipelines them and still answers in order.
-      const replies = await Promise.all(commands.map((args) => engine.command(args)));
+      const replies = await Promise.all(commands.map((args) => refuseAdminCommand(args) ?? engine.command(args)));
       return [200, replies.map((reply) => toItem(reply, base64))];
     }
     case '/multi-exec': {
-      const replies = await engine.transaction(toCommands(await readJson(req), 'transaction'));
+      const commands = toCommands(await readJson(req), 'transaction');
+      const refused = commands.map(refuseAdminCommand).find((reply) => reply !== undefined);
+      const replies = refused ?? (await engine.transaction(commands));
       // A discarded transaction must not be a 2xx, or the client would map over a non-array.
       if (replies instanceof RedisErrorReply) return [400, { error: replies.message }];
       return [200, replies.map((reply) => toItem(reply, base64))];

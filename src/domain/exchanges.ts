@@ -49,6 +49,37 @@ function toExchange(row: typeof exchanges.$inferSelect): Exchange {
   };
 }
 
+/** How long an Idempotency-Key's exchange counts as the earlier attempt of a retry (the key's replay window). */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+
+/** The id an exchange takes, and (with an Idempotency-Key) the id an earlier attempt of it may have taken. */
+export interface ExchangeIds {
+  id: string;
+  /** The previous window's id: an attempt made before the window turned, possibly less than 24 h ago. */
+  previous?: string;
+}
+
+const derived = async (seed: string, window: number) => `ex_${(await sha256(`${seed}:${window}`)).slice(0, 32)}`;
+
+/**
+ * The exchange's id: `ex_` and 32 hex digits. Random, or — for a request with an
+ * Idempotency-Key — derived from the caller, the key, the body and the 24-hour window `now` falls
+ * in, so a retry whose first attempt did commit (its answer lost to a timeout) finds that
+ * exchange instead of trading again. A retry can straddle a window's end, so the previous
+ * window's id is looked for too, and either counts only if created within the last 24 hours
+ * (`createExchange`): the same key and body a day later is a new trade, with a new id.
+ */
+export async function exchangeIds(
+  idempotencyKey: { caller: string; key: string } | undefined,
+  input: NewExchange,
+  now = Date.now(),
+): Promise<ExchangeIds> {
+  if (idempotencyKey === undefined) return { id: `ex_${crypto.randomUUID().replaceAll('-', '')}` };
+  const seed = `exchanges:${idempotencyKey.caller}:${idempotencyKey.key}:${canonicalJson(input)}`;
+  const window = Math.floor(now / IDEMPOTENCY_WINDOW_MS);
+  return { id: await derived(seed, window), previous: await derived(seed, window - 1) };
+}
+
 /**
  * A server-made id: `<prefix>_` and 32 hex digits. Random, or — for a request with an
  * Idempotency-Key — derived from the route (`scope`), the caller, the key and the body, so a
@@ -59,11 +90,6 @@ export async function requestId(prefix: string, scope: string, idempotencyKey: {
   if (idempotencyKey === undefined) return `${prefix}_${crypto.randomUUID().replaceAll('-', '')}`;
   const { caller, key } = idempotencyKey;
   return `${prefix}_${(await sha256(`${scope}:${caller}:${key}:${canonicalJson(input)}`)).slice(0, 32)}`;
-}
-
-/** The exchange's id: `ex_` and 32 hex digits ({@link requestId}). */
-export function exchangeId(idempotencyKey: { caller: string; key: string } | undefined, input: NewExchange): Promise<string> {
-  return requestId('ex', 'exchanges', idempotencyKey, input);
 }
 
 /** What a trade statement trades: SQL expressions, so they can be parameters or columns of a row the statement locked first. */
@@ -151,18 +177,25 @@ export const TRADE_ATTEMPTS = 3;
  * else; Postgres aborts one of the two, and an aborted exchange wrote nothing, so it is retried
  * (a rare extra round trip).
  */
-export async function createExchange(db: Database, id: string, input: NewExchange): Promise<CreateExchangeResult> {
-  return retryOnSqlState([SQLSTATE.deadlockDetected], TRADE_ATTEMPTS, () => runExchange(db, id, input));
+export async function createExchange(db: Database, ids: ExchangeIds, input: NewExchange): Promise<CreateExchangeResult> {
+  return retryOnSqlState([SQLSTATE.deadlockDetected], TRADE_ATTEMPTS, () => runExchange(db, ids, input));
 }
 
-async function runExchange(db: Database, id: string, { trainerA, trainerB, pokemonsA, pokemonsB }: NewExchange): Promise<CreateExchangeResult> {
+async function runExchange(db: Database, ids: ExchangeIds, { trainerA, trainerB, pokemonsA, pokemonsB }: NewExchange): Promise<CreateExchangeResult> {
+  const { id } = ids;
   const { rows } = await db.execute<{
+    id: string | null;
     created_at: string | null;
     unknown_trainers: string[];
     unknown_pokemon: string[];
     conflicts: OwnershipConflict[] | null;
   }>(sql`
-    WITH earlier AS (SELECT created_at FROM exchanges WHERE id = ${id}),
+    -- An earlier attempt of this request (same Idempotency-Key and body), if made within the key's 24 hours.
+    WITH earlier AS (
+      SELECT id, created_at FROM exchanges
+      WHERE id IN (${id}, ${ids.previous ?? id}) AND created_at > now() - ${`${IDEMPOTENCY_WINDOW_MS} milliseconds`}::interval
+      ORDER BY created_at DESC LIMIT 1
+    ),
     ${tradeSteps({
       id,
       trainerA: sql`${trainerA}`,
@@ -172,14 +205,16 @@ async function runExchange(db: Database, id: string, { trainerA, trainerB, pokem
       gate: sql`NOT EXISTS (SELECT 1 FROM earlier)`,
       offerId: sql`NULL`,
     })}
-    SELECT coalesce((SELECT created_at FROM exchange), (SELECT created_at FROM earlier)) AS created_at,
+    SELECT coalesce((SELECT id FROM exchange), (SELECT id FROM earlier)) AS id,
+      coalesce((SELECT created_at FROM exchange), (SELECT created_at FROM earlier)) AS created_at,
       ARRAY(SELECT t FROM unnest(ARRAY[${trainerA}, ${trainerB}]::text[]) AS t WHERE t NOT IN (SELECT id FROM trainer_locks)) AS unknown_trainers,
       ARRAY(SELECT id FROM checked WHERE owner_id IS NULL) AS unknown_pokemon,
       (SELECT json_agg(json_build_object('pokemon', id, 'expectedOwner', from_id, 'owner', owner_id))
          FROM checked WHERE owner_id <> from_id) AS conflicts`);
   const row = rows[0]!;
   if (row.created_at !== null) {
-    return { status: 'created', exchange: { id, trainerA, trainerB, pokemonsA, pokemonsB, createdAt: new Date(row.created_at).toISOString(), offerId: null } };
+    const createdAt = new Date(row.created_at).toISOString();
+    return { status: 'created', exchange: { id: row.id ?? id, trainerA, trainerB, pokemonsA, pokemonsB, createdAt, offerId: null } };
   }
   if (row.unknown_trainers.length > 0 || row.unknown_pokemon.length > 0) {
     return { status: 'unknown', trainers: row.unknown_trainers, pokemon: row.unknown_pokemon };

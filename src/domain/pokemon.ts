@@ -98,17 +98,20 @@ function suggestionsSql(slug: string, missing: SQL): SQL {
 export type CreatePokemonResult =
   | { status: 'created'; pokemon: Pokemon }
   | { status: 'id-taken' }
-  | { status: 'invalid'; ownerMissing: boolean; speciesMissing: boolean; suggestions: string[] };
+  /** `ownerBornOn`: the owner's date of birth, when `dateOfOwnership` is before it. */
+  | { status: 'invalid'; ownerMissing: boolean; speciesMissing: boolean; ownerBornOn?: string | undefined; suggestions: string[] };
 
 /** Inserts a Pokémon and its first ownership-history row, or says why it could not. */
 export async function createPokemon(db: Database, input: NewPokemon): Promise<CreatePokemonResult> {
   const slug = speciesSlug(input.species);
-  const { rows } = await db.execute<StatementRow & { id_taken: boolean; owner_found: boolean; species_found: boolean; suggestions: string[] | null }>(sql`
+  const { rows } = await db.execute<StatementRow & { id_taken: boolean; owner_found: boolean; species_found: boolean; owner_born: string | null; suggestions: string[] | null }>(sql`
     WITH s AS (SELECT dex_number, name, types FROM species WHERE slug = ${slug}),
-    owner AS (SELECT id FROM trainers WHERE id = ${input.owner} FOR KEY SHARE),
+    -- FOR SHARE (not KEY SHARE): a concurrent change of the owner's date of birth waits for this insert, and sees it.
+    owner AS (SELECT id, date_of_birth FROM trainers WHERE id = ${input.owner} FOR SHARE),
     p AS (
       INSERT INTO pokemon (id, nickname, species_number, level, owner_id, date_of_ownership)
       SELECT ${input.id}, ${input.nickname}, s.dex_number, ${input.level}, owner.id, ${input.dateOfOwnership} FROM s, owner
+      WHERE owner.date_of_birth <= ${input.dateOfOwnership}::date
       ON CONFLICT (id) DO NOTHING
       RETURNING *
     ),
@@ -118,15 +121,22 @@ export async function createPokemon(db: Database, input: NewPokemon): Promise<Cr
     )
     SELECT EXISTS (SELECT 1 FROM pokemon WHERE id = ${input.id}) AS id_taken,
            EXISTS (SELECT 1 FROM owner) AS owner_found,
+           (SELECT date_of_birth::text FROM owner WHERE date_of_birth > ${input.dateOfOwnership}::date) AS owner_born,
            EXISTS (SELECT 1 FROM s) AS species_found,
            ${suggestionsSql(slug, sql`NOT EXISTS (SELECT 1 FROM s)`)} AS suggestions,
            created.*
     FROM (SELECT 1) AS one LEFT JOIN (SELECT ${STATEMENT_COLUMNS} FROM p, s) AS created ON true`);
   const row = rows[0]!;
   if (row.id !== null) return { status: 'created', pokemon: statementToPokemon(row) };
-  // Owner and species fine but nothing inserted: the id was taken, possibly a moment ago.
-  if (row.id_taken || (row.owner_found && row.species_found)) return { status: 'id-taken' };
-  return { status: 'invalid', ownerMissing: !row.owner_found, speciesMissing: !row.species_found, suggestions: row.suggestions ?? [] };
+  // Owner, species and dates fine but nothing inserted: the id was taken, possibly a moment ago.
+  if (row.id_taken || (row.owner_found && row.species_found && row.owner_born === null)) return { status: 'id-taken' };
+  return {
+    status: 'invalid',
+    ownerMissing: !row.owner_found,
+    speciesMissing: !row.species_found,
+    ownerBornOn: row.owner_born ?? undefined,
+    suggestions: row.suggestions ?? [],
+  };
 }
 
 export interface PokemonFilters {

@@ -82,14 +82,42 @@ export async function getTrainer(db: Database, id: string): Promise<(Trainer & {
   return row && { ...toTrainer(row.trainer), pokemonCount: row.pokemonCount };
 }
 
-/** Applies `changes`; `undefined` when there is no such trainer. */
-export async function updateTrainer(db: Database, id: string, changes: TrainerChanges): Promise<Trainer | undefined> {
-  const [row] = await db
-    .update(trainers)
-    .set({ ...changes, updatedAt: sql`now()` })
-    .where(eq(trainers.id, id))
-    .returning();
-  return row && toTrainer(row);
+export type UpdateTrainerResult =
+  | { status: 'updated'; trainer: Trainer }
+  | { status: 'not-found' }
+  /** The new date of birth is after the day they came to own one of their Pokémon (`firstOwned`). */
+  | { status: 'born-after-ownership'; firstOwned: string };
+
+/**
+ * Applies `changes` in one statement; a date of birth after the earliest `dateOfOwnership` of
+ * the trainer's Pokémon is refused (nothing changes). The trainer is locked first, so Pokémon
+ * being created for them (which lock it FOR SHARE) are either done or wait.
+ */
+export async function updateTrainer(db: Database, id: string, changes: TrainerChanges): Promise<UpdateTrainerResult> {
+  const dob = changes.dateOfBirth ?? null;
+  const { rows } = await db.execute<{ found: boolean; first_owned: string | null } & Record<keyof Trainer, string | null>>(sql`
+    WITH target AS (SELECT id FROM ${trainers} WHERE id = ${id} FOR UPDATE),
+    owned AS (SELECT min(date_of_ownership) AS first FROM ${pokemon} WHERE owner_id IN (SELECT id FROM target)),
+    updated AS (
+      UPDATE ${trainers} SET
+        first_name = coalesce(${changes.firstName ?? null}::text, first_name),
+        last_name = coalesce(${changes.lastName ?? null}::text, last_name),
+        date_of_birth = coalesce(${dob}::date, date_of_birth),
+        updated_at = now()
+      WHERE id IN (SELECT id FROM target) AND NOT coalesce((SELECT first FROM owned) < ${dob}::date, false)
+      RETURNING *
+    )
+    SELECT EXISTS (SELECT 1 FROM target) AS found, (SELECT first::text FROM owned) AS first_owned,
+           u.id, u.first_name AS "firstName", u.last_name AS "lastName", u.date_of_birth::text AS "dateOfBirth",
+           u.created_at AS "createdAt", u.updated_at AS "updatedAt"
+    FROM (SELECT 1) AS one LEFT JOIN updated u ON true`);
+  const row = rows[0]!;
+  if (row.id !== null) {
+    const { id: rowId, firstName, lastName, dateOfBirth, createdAt, updatedAt } = row as Record<keyof Trainer, string>;
+    return { status: 'updated', trainer: toTrainer({ id: rowId, firstName, lastName, dateOfBirth, createdAt: new Date(createdAt), updatedAt: new Date(updatedAt) }) };
+  }
+  if (!row.found || row.first_owned === null) return { status: 'not-found' };
+  return { status: 'born-after-ownership', firstOwned: row.first_owned };
 }
 
 export type DeleteTrainerResult = { status: 'deleted'; pokemonDeleted: number } | { status: 'not-found' } | { status: 'owns-pokemon'; pokemonCount: number | null };

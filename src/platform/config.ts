@@ -65,6 +65,13 @@ const bindingsSchema = z.object({
   UPLOAD_MAX_BYTES: positiveInteger(50 * 1024 * 1024),
   UPLOAD_MAX_ROWS: positiveInteger(200_000),
   UPLOAD_QUOTA_BYTES: positiveInteger(256 * 1024 * 1024),
+  READ_CACHE_TTL_SECONDS: z
+    .string()
+    .trim()
+    .regex(/^(0|[1-9]\d{0,6})$/, 'must be a whole number of seconds (0 turns the cache off)')
+    .transform(Number)
+    .optional()
+    .transform((value) => value ?? 60),
   ADMIN_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
   PUBLIC_READS: flag(true),
   CORS_ORIGINS: list.pipe(z.array(httpUrl.transform((url) => new URL(url).origin))),
@@ -99,6 +106,8 @@ export interface AuthConfig {
 }
 
 export interface Config {
+  /** Seconds a cached read lives at a location; 0: no read cache. */
+  readCacheTtlSeconds: number;
   database: DatabaseConfig;
   auth: AuthConfig;
   redis: { url: string; token: string; timeoutMs: number };
@@ -124,6 +133,7 @@ export function parseConfig(env: Bindings): Config {
   }
   const b = parsed.data;
   return {
+    readCacheTtlSeconds: b.READ_CACHE_TTL_SECONDS,
     database: {
       primaryUrl: b.DATABASE_URL,
       replicaUrls: b.DATABASE_REPLICA_URL,

@@ -28,7 +28,33 @@ export const SQLSTATE = {
   serializationFailure: '40001',
   queryCanceled: '57014',
   readOnlyTransaction: '25006',
+  /** The session was ended by an administrator (`pg_terminate_backend`), a crash or a shutdown. */
+  adminShutdown: '57P01',
+  crashShutdown: '57P02',
+  cannotConnectNow: '57P03',
+  databaseDropped: '57P04',
+  idleSessionTimeout: '57P05',
 } as const;
+
+/** SQLSTATE classes of a database that cannot serve the request now: connection exceptions and insufficient resources. */
+const UNAVAILABLE_CLASSES = ['08', '53'];
+const UNAVAILABLE_STATES = new Set<string>([
+  SQLSTATE.queryCanceled,
+  SQLSTATE.adminShutdown,
+  SQLSTATE.crashShutdown,
+  SQLSTATE.cannotConnectNow,
+  SQLSTATE.databaseDropped,
+  SQLSTATE.idleSessionTimeout,
+]);
+
+/**
+ * True when `state` says the database, not the request, failed: the connection broke (08xxx),
+ * an operator or the server ended or cancelled the statement (57P0x, 57014), or it ran out of
+ * resources (53xxx). The statement was rolled back; the same request can succeed later.
+ */
+export function isUnavailableSqlState(state: string | undefined): boolean {
+  return state !== undefined && (UNAVAILABLE_STATES.has(state) || UNAVAILABLE_CLASSES.includes(state.slice(0, 2)));
+}
 
 /** The SQLSTATE of a database error, looking through drizzle's wrapper (`23505`, `23503`, …). */
 export function sqlState(error: unknown): string | undefined {
@@ -67,6 +93,7 @@ export class DatabaseSession {
   readonly replicaUrl: string | undefined;
   #observed: Bookmark | undefined;
   #wrote = false;
+  #pinnedToPrimary = false;
 
   constructor(config: DatabaseConfig, roundTrips: RoundTrips, requested?: Bookmark) {
     this.config = config;
@@ -88,9 +115,14 @@ export class DatabaseSession {
     if (bookmark.xid !== undefined) this.#wrote = true;
   }
 
-  /** True when reads should skip the replica: none is configured, or this request has written. */
+  /** Sends this request's remaining reads to the primary (a read-cache fill must be current). */
+  readFromPrimary(): void {
+    this.#pinnedToPrimary = true;
+  }
+
+  /** True when reads should skip the replica: none is configured, this request has written, or it must read current state. */
   get primaryOnly(): boolean {
-    return this.replicaUrl === undefined || this.#wrote;
+    return this.replicaUrl === undefined || this.#wrote || this.#pinnedToPrimary;
   }
 }
 

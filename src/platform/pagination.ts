@@ -3,7 +3,7 @@
  * unique key, so walking every page returns every row once, even while rows are inserted.
  */
 import { z } from '@hono/zod-openapi';
-import { idSchema } from '../domain/fields.ts';
+import { idSchema, wholeNumberText } from '../domain/fields.ts';
 import { Problem } from './problem.ts';
 
 /** Keys a cursor can carry: a row id, or a positive int4 (dex numbers). */
@@ -47,13 +47,9 @@ export function toPage<T>(rows: T[], limit: number, keyOf: (row: T) => string | 
 
 /** `limit` and `cursor` query parameters, shared by every list route. */
 export const pageQuerySchema = z.object({
-  limit: z.coerce
-    .number({ error: `must be a whole number from 1 to ${MAX_PAGE_SIZE}` })
-    .int(`must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
-    .min(1, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
-    .max(MAX_PAGE_SIZE, `must be a whole number from 1 to ${MAX_PAGE_SIZE}`)
+  limit: wholeNumberText(1, MAX_PAGE_SIZE)
     .default(DEFAULT_PAGE_SIZE)
-    .openapi({ example: 20 }),
+    .openapi({ example: 20, type: 'integer', minimum: 1, maximum: MAX_PAGE_SIZE }),
   cursor: z.string().optional().openapi({ description: 'The `nextCursor` of the previous page.' }),
 });
 

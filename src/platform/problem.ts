@@ -7,7 +7,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { HTTPException } from 'hono/http-exception';
 import { DomainError as DomainErrorClass, type DomainError, type DomainErrorKind } from '../domain/errors.ts';
 import { ConfigError } from './config.ts';
-import { sqlState } from './database.ts';
+import { isUnavailableSqlState, sqlState } from './database.ts';
 import { DEPENDENCY_NAMES, findDependencyError } from './dependency-error.ts';
 
 export const PROBLEMS = {
@@ -130,6 +130,11 @@ export function problemResponse(c: Context, problem: Problem): Response {
   });
 }
 
+/** 503 naming the dependency, retryable after a second. */
+function unavailableProblem(dependency: string, detail: string): Problem {
+  return new Problem('dependency-unavailable', detail, { dependency }, { 'Retry-After': '1' });
+}
+
 /**
  * The problem any error thrown while handling a request is answered with: problems as they
  * are, domain errors by {@link DOMAIN_PROBLEMS}, unreachable dependencies and bad configuration
@@ -144,10 +149,15 @@ export function problemFor(error: unknown, requestId: string): Problem {
   const unavailable = findDependencyError(error);
   if (unavailable) {
     const name = DEPENDENCY_NAMES[unavailable.dependency];
-    return new Problem('dependency-unavailable', `The ${name} did not answer; try again shortly.`, { dependency: name }, { 'Retry-After': '1' });
+    return unavailableProblem(name, `The ${name} did not answer; try again shortly.`);
+  }
+  const state = sqlState(error);
+  // The session was cut, the statement cancelled, or the server is out of resources: nothing was written, try later.
+  if (isUnavailableSqlState(state)) {
+    return unavailableProblem(DEPENDENCY_NAMES.db, 'The database could not finish the request; try again shortly.');
   }
   // Postgres's "data exception" class: a value the validators let through but the database refuses.
-  if (sqlState(error)?.startsWith('22')) return new Problem('validation-failed', 'A value in the request cannot be stored or compared by the database.');
+  if (state?.startsWith('22')) return new Problem('validation-failed', 'A value in the request cannot be stored or compared by the database.');
   if (error instanceof HTTPException && error.status < 500) {
     const code = error.status === 413 ? 'payload-too-large' : error.status === 415 ? 'unsupported-media-type' : 'malformed-request';
     return new Problem(code, error.message);

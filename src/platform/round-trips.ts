@@ -16,6 +16,8 @@ interface Tally {
 export class RoundTrips {
   readonly #started = performance.now();
   readonly #tallies = Object.fromEntries(DEPENDENCIES.map((name) => [name, { count: 0, ms: 0 }])) as Record<Dependency, Tally>;
+  /** How the read cache treated the request (`hit-edge`, `miss`, `bypass`), when it was consulted. */
+  cacheOutcome: string | undefined;
 
   /** Runs one round trip to `dependency`, counting it and adding its duration. */
   async measure<T>(dependency: Dependency, roundTrip: () => Promise<T>): Promise<T> {
@@ -37,6 +39,7 @@ export class RoundTrips {
   /** The `Server-Timing` header value. */
   toServerTiming(): string {
     const parts = DEPENDENCIES.map((name) => `${name};count=${this.#tallies[name].count};dur=${this.#tallies[name].ms.toFixed(1)}`);
+    if (this.cacheOutcome !== undefined) parts.push(`cache;desc="${this.cacheOutcome}"`);
     parts.push(`total;dur=${(performance.now() - this.#started).toFixed(1)}`);
     return parts.join(', ');
   }

@@ -139,6 +139,35 @@ describe('Upstash stand-in: errors', () => {
     expect(await response.json()).toEqual({ error: "ERR wrong number of arguments for 'get' command" });
   });
 
+  it('refuses administrative commands on every path, as Upstash does, and leaves the rest alone', async () => {
+    const send = (path: string, body: unknown) =>
+      fetch(`${url}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { Authorization: `Bearer ${token}` } });
+    for (const command of [['CONFIG', 'GET', 'dir'], ['DEBUG', 'SLEEP', '0'], ['SHUTDOWN'], ['MODULE', 'LIST'], ['SAVE'], ['BGSAVE'], ['REPLICAOF', 'NO', 'ONE'], ['ACL', 'LIST'], ['CLIENT', 'KILL', 'ID', '1'], ['MONITOR'], ['SCRIPT', 'KILL']]) {
+      const single = await send('/', command);
+      expect(single.status, command.join(' ')).toBe(400);
+      expect(((await single.json()) as { error: string }).error).toMatch(/^NOPERM this user has no permissions to run the '[a-z|]+' command$/);
+      const [item] = (await (await send('/pipeline', [command])).json()) as { error?: string }[];
+      expect(item?.error, command.join(' ')).toMatch(/^NOPERM /);
+      expect((await send('/multi-exec', [['PING'], command])).status).toBe(400);
+    }
+    expect(await redis.ping()).toBe('PONG');
+  });
+
+  it('filters SCAN by TYPE', async () => {
+    const [text, list] = [key('scan-string'), key('scan-list')];
+    await redis.set(text, 'v');
+    await redis.rpush(list, 'a');
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, { match: 'conformance:*', type: 'list', count: 1000 });
+      found.push(...keys);
+      cursor = String(next);
+    } while (cursor !== '0');
+    expect(found).toContain(list);
+    expect(found).not.toContain(text);
+  });
+
   it('answers malformed bodies with 400, never a crash', async () => {
     for (const body of ['{nope', '{}', '[]', '[{"a":1}]']) {
       const response = await fetch(url, { method: 'POST', body, headers: { Authorization: `Bearer ${token}` } });

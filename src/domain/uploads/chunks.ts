@@ -35,7 +35,7 @@ function cost(element: string): number {
 }
 
 /** Most bytes one chunk may cost; a part (one database request, one Redis write) is {@link CHUNKS_PER_PART} chunks. */
-const CHUNK_BYTES = 512 * 1024;
+export const CHUNK_BYTES = 512 * 1024;
 /** Chunks per database request and per Redis write: 16 × 512 KiB = 8 MiB, under both services' 10 MB request limit. */
 export const CHUNKS_PER_PART = 16;
 

@@ -18,7 +18,7 @@ import { uploadCommits, uploadParts } from '../../db/uploads-schema.ts';
 import type { Redis } from '../../platform/redis.ts';
 import { retryOnSqlState, SQLSTATE, type Database } from '../../platform/database.ts';
 import { DomainError } from '../errors.ts';
-import { CHUNKS_PER_PART, joinChunks, type Chunk } from './chunks.ts';
+import { CHUNK_BYTES, CHUNKS_PER_PART, joinChunks, type Chunk } from './chunks.ts';
 import type { UploadType } from './kinds.ts';
 import { MAX_LISTED_ERRORS } from './stage.ts';
 import { markCommitted, readChunks, readMetaAndChunks, type UploadMeta } from './staging.ts';
@@ -88,6 +88,11 @@ function trainerCtes(update: boolean) {
       existing AS MATERIALIZED (SELECT t.id FROM trainers t WHERE t.id IN (SELECT id FROM input) ORDER BY t.id FOR UPDATE),
       conflicts AS (
         SELECT e.id, 'id' AS column, e.id AS value, 'already exists' AS detail FROM existing e WHERE ${sql.raw(String(!update))}
+        UNION ALL
+        -- An updated trainer cannot be born after they came to own a Pokémon (the locks above keep their Pokémon still).
+        SELECT i.id, 'dateOfBirth', i.date_of_birth::text, 'is after the date this trainer came to own one of their Pokémon'
+        FROM input i WHERE EXISTS (SELECT 1 FROM existing e WHERE e.id = i.id)
+          AND EXISTS (SELECT 1 FROM pokemon p WHERE p.owner_id = i.id AND p.date_of_ownership < i.date_of_birth)
       )`,
     writes: sql`
       written AS (
@@ -105,7 +110,9 @@ function pokemonCtes(update: boolean) {
   return {
     checks: sql`
       -- Locked in id order (as trades lock them): the owner read here is the latest, not the snapshot's.
-      existing AS MATERIALIZED (SELECT p.id, p.owner_id FROM pokemon p WHERE p.id IN (SELECT id FROM input) ORDER BY p.id FOR UPDATE),
+      existing AS MATERIALIZED (
+        SELECT p.id, p.owner_id, p.date_of_ownership FROM pokemon p WHERE p.id IN (SELECT id FROM input) ORDER BY p.id FOR UPDATE
+      ),
       resolved AS (SELECT i.*, s.dex_number FROM input i LEFT JOIN species s ON s.slug = i.species),
       conflicts AS (
         SELECT e.id, 'id' AS column, e.id AS value, 'already exists' AS detail FROM existing e WHERE ${sql.raw(String(!update))}
@@ -114,6 +121,16 @@ function pokemonCtes(update: boolean) {
         UNION ALL
         SELECT i.id, 'owner', i.owner_id, 'is not the id of a trainer' FROM input i
         WHERE NOT EXISTS (SELECT 1 FROM trainers t WHERE t.id = i.owner_id)
+        UNION ALL
+        -- An update never moves a Pokémon or rewrites when it was acquired: ownership changes only through exchanges.
+        SELECT i.id, 'owner', i.owner_id, 'is not the current owner; ownership changes only through exchanges'
+        FROM input i JOIN existing e ON e.id = i.id WHERE e.owner_id <> i.owner_id
+        UNION ALL
+        SELECT i.id, 'dateOfOwnership', i.date_of_ownership::text, 'differs from the recorded date; ownership changes only through exchanges'
+        FROM input i JOIN existing e ON e.id = i.id WHERE e.owner_id = i.owner_id AND e.date_of_ownership <> i.date_of_ownership
+        UNION ALL
+        SELECT i.id, 'dateOfOwnership', i.date_of_ownership::text, 'is before the owner''s date of birth'
+        FROM input i JOIN trainers t ON t.id = i.owner_id WHERE i.date_of_ownership < t.date_of_birth
       )`,
     writes: sql`
       written AS (
@@ -185,13 +202,26 @@ async function sendParts(db: Database, redis: Redis, meta: UploadMeta, first: Ch
   return { parts: true };
 }
 
-/** The recorded result of a commit made by another request. */
-async function readRecorded(db: Database, id: string): Promise<Recorded | undefined> {
-  const [row] = await db
-    .select({ inserted: uploadCommits.inserted, updated: uploadCommits.updated, committedAt: uploadCommits.committedAt })
-    .from(uploadCommits)
-    .where(eq(uploadCommits.uploadId, id));
-  return row;
+/**
+ * The database handles a commit uses: `primary` for the small statements, and one for the bulk
+ * statement whose timeout fits the upload's staged size.
+ */
+export interface BulkDatabase {
+  primary: Database;
+  forBytes(stagedBytes: number): Database;
+}
+
+/** An upload as its commit record shows it, when Redis no longer holds its status. */
+export type RecordedUpload = Pick<UploadMeta, 'id' | 'type' | 'status' | 'rows' | 'committedAt' | 'inserted' | 'updated'>;
+
+export type UploadStatus = UploadMeta | RecordedUpload;
+
+/** What `upload_commits` says about an upload (one round trip), or `undefined` if it was never committed. */
+export async function recordedUpload(db: Database, id: string): Promise<RecordedUpload | undefined> {
+  const [row] = await db.select().from(uploadCommits).where(eq(uploadCommits.uploadId, id));
+  if (!row) return undefined;
+  const { type, inserted, updated, committedAt } = row;
+  return { id, type, status: 'committed', rows: inserted + updated, committedAt: committedAt.toISOString(), inserted, updated };
 }
 
 function fromJson({ inserted, updated, committed_at }: RecordedJson): Recorded {
@@ -204,10 +234,16 @@ function fromJson({ inserted, updated, committed_at }: RecordedJson): Recorded {
  * @returns the upload's status, now `committed`.
  * @throws DomainError `not-found` (unknown or expired), `conflict` (rows the database refuses: nothing written, still staged).
  */
-export async function commitUpload(db: Database, redis: Redis, id: string): Promise<UploadMeta> {
+export async function commitUpload(bulk: BulkDatabase, redis: Redis, id: string): Promise<UploadStatus> {
   const { meta, chunks } = await readMetaAndChunks(redis, id, CHUNKS_PER_PART);
-  if (!meta) throw expired(id);
+  // Redis forgot the upload (expired, evicted, lost): the database still knows whether it was committed.
+  if (!meta) {
+    const recorded = await recordedUpload(bulk.primary, id);
+    if (!recorded) throw expired(id);
+    return recorded;
+  }
   if (meta.status === 'committed') return meta;
+  const db = bulk.forBytes(meta.chunks * CHUNK_BYTES);
   if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks)) throw expired(id);
   const source =
     meta.chunks <= CHUNKS_PER_PART ? { params: joinChunks(chunks, INPUT_COLUMNS[meta.type].length) } : await sendParts(db, redis, meta, chunks);
@@ -221,12 +257,12 @@ export async function commitUpload(db: Database, redis: Redis, id: string): Prom
     );
   }
   const reported = row.done ?? row.claimed;
-  const recorded = reported ? fromJson(reported) : await readRecorded(db, id);
+  const recorded = reported ? fromJson(reported) : await recordedUpload(db, id);
   if (!recorded) throw new DomainError('conflict', `The staged rows of upload "${id}" changed while committing; nothing was written. Commit again.`);
   const committed: UploadMeta = {
     ...meta,
     status: 'committed',
-    committedAt: recorded.committedAt.toISOString(),
+    committedAt: new Date(recorded.committedAt!).toISOString(),
     inserted: recorded.inserted,
     updated: recorded.updated,
   };

@@ -38,10 +38,18 @@ const State = {
 } as const;
 type State = (typeof State)[keyof typeof State];
 
+/** Fields one record may have: far more than any upload's columns, far fewer than a hostile header's millions. */
+export const MAX_FIELDS = 64;
+/** Characters one field may have: far more than any valid cell (100 characters and some white space). */
+export const MAX_FIELD_CHARS = 16 * 1024;
+
 /**
  * An incremental CSV reader: feed it text with {@link push}, then call {@link end}. Accepts CRLF
  * and LF line breaks (even mixed), quoted fields with commas, quotes and line breaks inside, and a
  * missing final line break. Blank lines are skipped (but counted).
+ *
+ * Memory per record is bounded: past {@link MAX_FIELDS} fields the rest are dropped, and past
+ * {@link MAX_FIELD_CHARS} a field is cut, the record flagged either way (its `error`).
  */
 export class CsvReader {
   #state: State = State.FieldStart;
@@ -75,7 +83,7 @@ export class CsvReader {
           let c = text.charCodeAt(i);
           while (c !== COMMA && c !== LF && ++i < n) c = text.charCodeAt(i);
           if (i === n) {
-            this.#partial += text.slice(start, n);
+            this.#append(text.slice(start, n));
             break;
           }
           this.#addField(this.#partial + text.slice(start, i), c === LF);
@@ -87,7 +95,7 @@ export class CsvReader {
           const quote = text.indexOf('"', i);
           const end = quote === -1 ? n : quote;
           this.#countLines(text, i, end);
-          this.#partial += text.slice(i, end);
+          this.#append(text.slice(i, end));
           i = end;
           if (quote !== -1) {
             this.#state = State.QuoteInQuoted;
@@ -97,7 +105,7 @@ export class CsvReader {
         }
         case State.QuoteInQuoted:
           if (text.charCodeAt(i) === QUOTE) {
-            this.#partial += '"';
+            this.#append('"');
             this.#state = State.Quoted;
             i++;
           } else {
@@ -137,9 +145,23 @@ export class CsvReader {
     return records;
   }
 
-  /** Ends the current field; an unquoted field that ends a line loses the CR of a CRLF. */
+  /** Adds text to the current field, cutting it at {@link MAX_FIELD_CHARS}. */
+  #append(piece: string): void {
+    this.#partial += piece;
+    if (this.#partial.length > MAX_FIELD_CHARS) this.#partial = this.#tooLong(this.#partial);
+  }
+
+  #tooLong(value: string): string {
+    this.#error ??= { field: Math.min(this.#fields.length, MAX_FIELDS), detail: `is longer than ${MAX_FIELD_CHARS} characters` };
+    return value.slice(0, MAX_FIELD_CHARS);
+  }
+
+  /** Ends the current field; an unquoted field that ends a line loses the CR of a CRLF. Fields past {@link MAX_FIELDS} are dropped. */
   #addField(value: string, endsLine: boolean): void {
-    this.#fields.push(endsLine && value.charCodeAt(value.length - 1) === CR ? value.slice(0, -1) : value);
+    let field = endsLine && value.charCodeAt(value.length - 1) === CR ? value.slice(0, -1) : value;
+    if (field.length > MAX_FIELD_CHARS) field = this.#tooLong(field);
+    if (this.#fields.length < MAX_FIELDS) this.#fields.push(field);
+    else this.#error ??= { field: MAX_FIELDS, detail: `has more than ${MAX_FIELDS} fields` };
     this.#partial = '';
     this.#state = State.FieldStart;
   }

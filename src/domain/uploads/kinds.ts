@@ -13,6 +13,7 @@ import {
   pastDateSchema,
   speciesNameSchema,
   speciesSlug,
+  WHOLE_NUMBER,
 } from '../fields.ts';
 
 export const UPLOAD_TYPES = ['trainer', 'pokemon'] as const;
@@ -58,9 +59,9 @@ function checkDate(cell: string): CellResult {
   return checkPastDate(dayFirst ? `${dayFirst[3]}-${dayFirst[2]}-${dayFirst[1]}` : text);
 }
 
-/** A whole number written in digits; anything else fails the level rule's own message. */
+/** A whole number written in digits only (no sign, space, fraction or exponent); anything else fails the level rule's own message. */
 function checkLevel(cell: string): CellResult {
-  const result = levelSchema.safeParse(/^\s*\d+\s*$/.test(cell) ? Number(cell) : Number.NaN);
+  const result = levelSchema.safeParse(WHOLE_NUMBER.test(cell) ? Number(cell) : Number.NaN);
   return result.success ? { ok: true, value: String(result.data) } : { ok: false, detail: result.error.issues[0]!.message };
 }
 

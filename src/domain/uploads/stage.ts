@@ -13,16 +13,28 @@ import type { Redis } from '../../platform/redis.ts';
 import type { Database } from '../../platform/database.ts';
 import { DomainError } from '../errors.ts';
 import { ChunkBuilder, CHUNKS_PER_PART, type Chunk } from './chunks.ts';
-import type { CsvRecord } from './csv.ts';
+import { MAX_FIELDS, type CsvRecord } from './csv.ts';
 import type { CellResult, UploadKind } from './kinds.ts';
-import { lookUpReferences, type ReferenceBatch } from './references.ts';
+import { lookUpReferences, type DatedConflict, type ReferenceBatch } from './references.ts';
+
+const emptyBatch = (): ReferenceBatch => ({ ids: [], owners: [], slugs: [], dated: { ids: [], owners: [], dates: [] } });
 import { StagedWriter, type OnConflict, type StagingQuota, type UploadMeta } from './staging.ts';
 
 /** Errors listed in a 422 (all are counted in `errorCount`). */
 export const MAX_LISTED_ERRORS = 1000;
 const PREVIEW_ROWS = 10;
-/** Characters of ids and references per lookup query: far under the 10 MiB request limit. */
-const LOOKUP_CHARS = 4 * 1024 * 1024;
+/** Characters of ids, references and dated rows per lookup query: under the 10 MiB request limit (100,000 rows: one lookup). */
+const LOOKUP_CHARS = 8 * 1024 * 1024;
+
+/** Characters of a value a 422 echoes; longer ones are cut and end with "…" (a 5 MB cell is not sent back). */
+export const MAX_ECHOED_CHARS = 100;
+
+/** `value` as an error may echo it: at most {@link MAX_ECHOED_CHARS} characters (never half a surrogate pair), then "…". */
+export function echoed(value: string): string {
+  if (value.length <= MAX_ECHOED_CHARS) return detach(value);
+  const cut = value.charCodeAt(MAX_ECHOED_CHARS - 1) >= 0xd800 && value.charCodeAt(MAX_ECHOED_CHARS - 1) <= 0xdbff ? MAX_ECHOED_CHARS - 1 : MAX_ECHOED_CHARS;
+  return `${value.slice(0, cut)}…`;
+}
 
 /** One invalid cell (or row, or header name): what the 422 lists. */
 export interface RowError {
@@ -61,7 +73,7 @@ class ErrorList {
 
   add(error: RowError, order: number): void {
     this.count += 1;
-    this.#errors.push({ line: error.line, column: error.column, value: detach(error.value), detail: error.detail, order });
+    this.#errors.push({ line: error.line, column: echoed(error.column), value: echoed(error.value), detail: error.detail, order });
     if (this.#errors.length >= 2 * MAX_LISTED_ERRORS) this.#trim();
   }
 
@@ -82,27 +94,34 @@ function invalidFile(detail: string, errors: RowError[], errorCount = errors.len
   return new DomainError('invalid', detail, { errors, errorCount });
 }
 
-/** Where each of the kind's columns sits in the header row; 422 naming every missing, unknown or repeated column. */
+/**
+ * Where each of the kind's columns sits in the header row; 422 naming every missing, unknown or
+ * repeated column (listed and echoed within the same bounds as row errors).
+ */
 function matchHeader(kind: UploadKind, header: CsvRecord): number[] {
   const wanted = new Map(kind.columns.map((column, index) => [column.name.toLowerCase(), index]));
   const positions = new Array<number>(kind.columns.length).fill(-1);
-  const errors: RowError[] = [];
+  const errors = new ErrorList();
   const expected = kind.columns.map((column) => column.name).join(', ');
   header.fields.forEach((raw, position) => {
     const name = raw.trim();
     const index = wanted.get(name.toLowerCase());
     if (index === undefined) {
-      errors.push({ line: header.line, column: name, value: raw, detail: `is not a column of ${kind.type} uploads (expected ${expected})` });
+      errors.add({ line: header.line, column: name, value: raw, detail: `is not a column of ${kind.type} uploads (expected ${expected})` }, position);
     } else if (positions[index] !== -1) {
-      errors.push({ line: header.line, column: name, value: raw, detail: 'appears twice in the header' });
+      errors.add({ line: header.line, column: name, value: raw, detail: 'appears twice in the header' }, position);
     } else {
       positions[index] = position;
     }
   });
+  if (header.error) {
+    const { field, detail } = header.error;
+    errors.add({ line: header.line, column: header.fields[field]?.trim() ?? '', value: header.fields[field] ?? '', detail }, field);
+  }
   kind.columns.forEach((column, index) => {
-    if (positions[index] === -1) errors.push({ line: header.line, column: column.name, value: '', detail: 'is missing from the header' });
+    if (positions[index] === -1) errors.add({ line: header.line, column: column.name, value: '', detail: 'is missing from the header' }, MAX_FIELDS + index);
   });
-  if (errors.length > 0) throw invalidFile(`The header row does not match a ${kind.type} upload: ${expected}.`, errors);
+  if (errors.count > 0) throw invalidFile(`The header row does not match a ${kind.type} upload: ${expected}.`, errors.list(), errors.count);
   return positions;
 }
 
@@ -128,10 +147,11 @@ class References {
   readonly #ownerLines = new Map<string, number[]>();
   /** Species cell (trimmed, as written) → its slug and lines. */
   readonly #speciesCells = new Map<string, { slug: string; lines: number[] }>();
-  #pending: ReferenceBatch = { ids: [], owners: [], slugs: [] };
+  #pending: ReferenceBatch = emptyBatch();
   #pendingChars = 0;
   readonly #sentSlugs = new Set<string>();
   readonly #existingIds: string[] = [];
+  readonly #dated: DatedConflict[] = [];
   readonly #missingOwners = new Set<string>();
   speciesNames: Record<string, string> = {};
 
@@ -170,6 +190,15 @@ class References {
     }
   }
 
+  /** Records a valid row's date (see {@link ReferenceBatch.dated}); `owner` for Pokémon rows. */
+  addDated(id: string, date: string, owner = ''): void {
+    const { dated } = this.#pending;
+    dated.ids.push(detach(id));
+    dated.owners.push(detach(owner));
+    dated.dates.push(date);
+    this.#pendingChars += id.length + owner.length + date.length + 3;
+  }
+
   /** True once enough is queued for a lookup of its own. */
   get full(): boolean {
     return this.#pendingChars >= LOOKUP_CHARS;
@@ -178,11 +207,12 @@ class References {
   /** Sends what is queued, if anything (one round trip). */
   async lookUp(db: Database, kind: UploadKind): Promise<void> {
     const batch = this.#pending;
-    if (batch.ids.length + batch.owners.length + batch.slugs.length === 0) return;
-    this.#pending = { ids: [], owners: [], slugs: [] };
+    if (batch.ids.length + batch.owners.length + batch.slugs.length + batch.dated.ids.length === 0) return;
+    this.#pending = emptyBatch();
     this.#pendingChars = 0;
-    const facts = await lookUpReferences(db, kind.type, batch);
+    const facts = await lookUpReferences(db, kind.type, batch, !this.checkIds);
     this.#existingIds.push(...facts.existingIds);
+    this.#dated.push(...facts.dated);
     for (const owner of facts.missingOwners) this.#missingOwners.add(owner);
     Object.assign(this.speciesNames, facts.speciesNames);
   }
@@ -193,6 +223,7 @@ class References {
       const detail = 'already exists (send onConflict=update to update it)';
       errors.add({ line: this.idLines.get(id)!, column: 'id', value: id, detail }, columnOrder('id'));
     }
+    for (const row of this.#dated) this.#reportDated(errors, columnOrder, row);
     for (const owner of this.#missingOwners) {
       for (const line of this.#ownerLines.get(owner)!) {
         errors.add({ line, column: 'owner', value: owner, detail: 'is not the id of a trainer' }, columnOrder('owner'));
@@ -204,6 +235,26 @@ class References {
     }
   }
 
+  #reportDated(errors: ErrorList, columnOrder: (name: string) => number, row: DatedConflict): void {
+    const line = this.idLines.get(row.id)!;
+    if (row.owner === undefined) {
+      const detail = `is after ${row.limit}, when this trainer came to own one of their Pokémon`;
+      return errors.add({ line, column: 'dateOfBirth', value: row.date, detail }, columnOrder('dateOfBirth'));
+    }
+    const exchangesOnly = 'ownership changes only through exchanges';
+    if (row.currentOwner != null && row.currentOwner !== row.owner) {
+      const detail = `is not the current owner "${row.currentOwner}" of this Pokémon; ${exchangesOnly}`;
+      errors.add({ line, column: 'owner', value: row.owner, detail }, columnOrder('owner'));
+    } else if (row.currentDate != null && row.currentDate !== row.date) {
+      const detail = `differs from the recorded ${row.currentDate}; ${exchangesOnly}`;
+      errors.add({ line, column: 'dateOfOwnership', value: row.date, detail }, columnOrder('dateOfOwnership'));
+    }
+    if (row.limit != null) {
+      const detail = `is before the owner's date of birth (${row.limit})`;
+      errors.add({ line, column: 'dateOfOwnership', value: row.date, detail }, columnOrder('dateOfOwnership'));
+    }
+  }
+
   #queue(list: string[], value: string): void {
     list.push(value);
     this.#pendingChars += value.length + 3;
@@ -211,7 +262,7 @@ class References {
 }
 
 /**
- * Validates and stages one CSV upload. Round trips: one lookup per ~4 MiB of ids (one for
+ * Validates and stages one CSV upload. Round trips: one lookup per ~8 MiB of ids and dated rows (one for
  * 100,000 rows) and one Redis write per 8 MiB of staged rows (one for 100,000 rows).
  * @throws DomainError `invalid` (file, header or rows; nothing staged), `too-large` (too many rows).
  */
@@ -224,6 +275,9 @@ export async function stageUpload(db: Database, redis: Redis, request: StageRequ
   const checks = cellChecks(kind);
   const names = kind.columns.map((column) => column.name);
   const columnOrder = (name: string) => names.indexOf(name);
+  const indexOf = (name: string) => (names.includes(name) ? names.indexOf(name) : undefined);
+  const ownerColumn = indexOf('owner');
+  const dateColumn = indexOf('dateOfOwnership') ?? indexOf('dateOfBirth');
   const errors = new ErrorList();
   const references = new References(onConflict === 'error');
   const preview: string[][] = [];
@@ -266,6 +320,12 @@ export async function stageUpload(db: Database, redis: Redis, request: StageRequ
       if (column.references === 'trainer') references.addOwner(value, line);
       if (column.references === 'species') references.addSpecies(record.fields[positions![index]!]!.trim(), value, line);
     });
+    if (duplicateOf === undefined && rowId !== undefined) {
+      const date = dateColumn === undefined ? undefined : values[dateColumn];
+      const owner = ownerColumn === undefined ? '' : values[ownerColumn];
+      // Pokémon rows always (owned before birth?); trainer rows only when they may update a trainer who owns Pokémon.
+      if (date !== undefined && owner !== undefined && (ownerColumn !== undefined || onConflict === 'update')) references.addDated(rowId, date, owner);
+    }
     if (errors.count > 0) return;
     const row = values as string[];
     builder?.add(row);

@@ -40,7 +40,8 @@ export const createExchange: RouteHandler<typeof routes.createExchange, AppEnv> 
   const input = c.req.valid('json');
   const key = c.req.valid('header')['idempotency-key'];
   return idempotent(c, { scope: 'exchanges', key, request: input }, async () => {
-    const result = await exchanges.createExchange(c.var.services.db.primary, await exchanges.exchangeId(key === undefined ? undefined : { caller: c.var.principal?.id ?? 'anonymous', key }, input), input);
+    const ids = await exchanges.exchangeIds(key === undefined ? undefined : { caller: c.var.principal?.id ?? 'anonymous', key }, input);
+    const result = await exchanges.createExchange(c.var.services.db.primary, ids, input);
     if (result.status === 'unknown') throw unknownProblem(input, result);
     if (result.status === 'conflict') throw conflictProblem(input, result.conflicts);
     return c.json(result.exchange, 201, { Location: `/exchanges/${result.exchange.id}` });

@@ -30,7 +30,11 @@ export const createPokemon: RouteHandler<typeof routes.createPokemon, AppEnv> = 
       ...(result.speciesMissing ? [unknownSpeciesError(input.species, result.suggestions)] : []),
     ];
     const unknown = errors.map((error) => error.pointer.slice(1)).join(' and ');
-    throw new Problem('validation-failed', `The Pokémon refers to an unknown ${unknown}.`, { errors });
+    if (result.ownerBornOn !== undefined) {
+      errors.push({ pointer: '/dateOfOwnership', detail: `is before the owner's date of birth (${result.ownerBornOn})` });
+    }
+    const detail = unknown ? `The Pokémon refers to an unknown ${unknown}.` : 'The Pokémon cannot be owned before its owner was born.';
+    throw new Problem('validation-failed', detail, { errors });
   }
   return c.json(result.pokemon, 201, { Location: `/pokemon/${encodeURIComponent(result.pokemon.id)}` });
 };

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { forbiddenField, idSchema, levelSchema, nicknameSchema, pastDateSchema, speciesNameSchema } from '../../domain/fields.ts';
+import { forbiddenField, idSchema, wholeNumberText, levelSchema, nicknameSchema, pastDateSchema, speciesNameSchema } from '../../domain/fields.ts';
 import { jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
@@ -60,7 +60,7 @@ const OwnershipRecordSchema = z
 
 export const PokemonParams = z.object({ id: idSchema.meta({ param: { name: 'id', in: 'path' }, example: 'pikachu1' }) });
 
-const levelFilter = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(100, 'must be at most 100').optional();
+const levelFilter = wholeNumberText(1, 100).optional().openapi({ type: 'integer', minimum: 1, maximum: 100 });
 
 export const createPokemon = createRoute({
   method: 'post',

@@ -32,9 +32,14 @@ export const getTrainer: RouteHandler<typeof routes.getTrainer, AppEnv> = async 
 export const updateTrainer: RouteHandler<typeof routes.updateTrainer, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
   const { id: _immutable, ...changes } = c.req.valid('json');
-  const trainer = await trainers.updateTrainer(c.var.services.db.primary, id, changes);
-  if (!trainer) throw notFound(id);
-  return c.json(trainer, 200);
+  const result = await trainers.updateTrainer(c.var.services.db.primary, id, changes);
+  if (result.status === 'not-found') throw notFound(id);
+  if (result.status === 'born-after-ownership') {
+    throw new Problem('validation-failed', `Trainer "${id}" has owned a Pokémon since ${result.firstOwned}; they cannot be born after that.`, {
+      errors: [{ pointer: '/dateOfBirth', detail: `must not be after ${result.firstOwned}, when they came to own one of their Pokémon` }],
+    });
+  }
+  return c.json(result.trainer, 200);
 };
 
 export const deleteTrainer: RouteHandler<typeof routes.deleteTrainer, AppEnv> = async (c) => {

@@ -6,11 +6,17 @@ const UploadStatusSchema = z
   .object({
     id: z.string().uuid(),
     type: z.enum(UPLOAD_TYPES),
-    onConflict: z.enum(['error', 'update']),
+    onConflict: z.enum(['error', 'update']).optional().meta({ description: 'Absent when only the database\'s commit record is left (see `committedAt`).' }),
     status: z.enum(['staged', 'committed']),
     rows: z.number().int().openapi({ example: 20 }),
-    createdAt: z.string().openapi({ format: 'date-time' }),
-    expiresAt: z.string().openapi({ format: 'date-time', description: 'When the upload (staged rows and this status) is forgotten.' }),
+    createdAt: z.string().optional().meta({ format: 'date-time', description: 'Absent when only the commit record is left.' }),
+    expiresAt: z
+      .string()
+      .optional()
+      .meta({
+        format: 'date-time',
+        description: 'When the upload (staged rows and this status) is forgotten. Absent once it has been: a committed upload is then read from the database\'s commit record.',
+      }),
     committedAt: z.string().optional().meta({ format: 'date-time' }),
     inserted: z.number().int().optional().meta({ description: 'Rows created by the commit.' }),
     updated: z.number().int().optional().meta({ description: 'Existing rows changed by the commit (onConflict=update).' }),
