@@ -11,6 +11,7 @@ import { services } from './platform/services.ts';
 import { healthRoutes } from './routes/health/health.index.ts';
 import { keyRoutes } from './routes/keys/keys.index.ts';
 import { exchangeRoutes } from './routes/exchanges/exchanges.index.ts';
+import { offerRoutes } from './routes/offers/offers.index.ts';
 import { pokemonRoutes } from './routes/pokemon/pokemon.index.ts';
 import { problemRoutes } from './routes/problems/problems.index.ts';
 import { speciesRoutes } from './routes/species/species.index.ts';
@@ -56,6 +57,7 @@ export function createApp() {
     .route('/', pokemonRoutes)
     .route('/', speciesRoutes)
     .route('/', exchangeRoutes)
+    .route('/', offerRoutes)
     .route('/', uploadRoutes)
     .route('/', keyRoutes);
 
@@ -73,6 +75,7 @@ export function createApp() {
       { name: 'Pokémon' },
       { name: 'Species', description: 'The national Pokédex.' },
       { name: 'Exchanges' },
+      { name: 'Offers', description: 'Trades one trainer proposes and the other accepts: consent, then one atomic exchange.' },
       { name: 'Uploads' },
       { name: 'Keys', description: 'API keys (admin only).' },
       { name: 'Operations' },

@@ -60,7 +60,7 @@ describe('security in the OpenAPI document', () => {
     expect(document.components.securitySchemes).toEqual({ bearer: expect.objectContaining({ type: 'http', scheme: 'bearer' }) });
     for (const [path, operations] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
-        const write = method !== 'get' || path.startsWith('/keys');
+        const write = method !== 'get' || path.startsWith('/keys') || path.startsWith('/offers');
         expect(operation.security, `${method} ${path}`).toEqual(write ? [{ bearer: [] }] : [{}, { bearer: [] }]);
         for (const status of write ? ['401', '403', '429'] : ['401']) expect(operation.responses, `${method} ${path}`).toHaveProperty(status);
       }

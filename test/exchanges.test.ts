@@ -27,7 +27,7 @@ describe('POST /exchanges', () => {
     expect(response.status).toBe(201);
     expect(roundTrips(response)).toEqual(expectedTrips({ writes: 1 }));
     const created = (await response.json()) as Exchange;
-    expect(created).toEqual({ ...body, id: expect.stringMatching(/^ex_[0-9a-f]{32}$/), createdAt: expect.any(String) });
+    expect(created).toEqual({ ...body, id: expect.stringMatching(/^ex_[0-9a-f]{32}$/), createdAt: expect.any(String), offerId: null });
     expect(response.headers.get('Location')).toBe(`/exchanges/${created.id}`);
 
     const newOwners = new Map([...body.pokemonsA.map((id) => [id, body.trainerB] as const), ...body.pokemonsB.map((id) => [id, body.trainerA] as const)]);

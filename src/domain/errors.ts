@@ -13,7 +13,11 @@ export type DomainErrorKind =
   /** The input is larger than allowed. */
   | 'too-large'
   /** The caller has used up a quota; `details.retryAfterSeconds` says when it frees up. */
-  | 'quota-exceeded';
+  | 'quota-exceeded'
+  /** The caller may not do this to what the request names (e.g. another trainer's offer or Pokémon). */
+  | 'forbidden'
+  /** What the request names existed but can no longer be acted on (an offer no longer open). */
+  | 'gone';
 
 export class DomainError extends Error {
   readonly kind: DomainErrorKind;

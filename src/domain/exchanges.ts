@@ -21,6 +21,8 @@ export interface NewExchange {
 export interface Exchange extends NewExchange {
   id: string;
   createdAt: string;
+  /** The accepted offer this exchange carried out (A its `from`, B its `to`); null for a direct exchange. */
+  offerId: string | null;
 }
 
 /** A listed Pokémon that its stated trainer did not own when the exchange ran. */
@@ -43,6 +45,7 @@ function toExchange(row: typeof exchanges.$inferSelect): Exchange {
     pokemonsA: row.pokemonsA,
     pokemonsB: row.pokemonsB,
     createdAt: row.createdAt.toISOString(),
+    offerId: row.offerId,
   };
 }
 
@@ -77,11 +80,38 @@ export async function exchangeIds(
   return { id: await derived(seed, window), previous: await derived(seed, window - 1) };
 }
 
-/** Runs of the statement before a trade that keeps losing deadlocks gives up. */
-const ATTEMPTS = 3;
+/**
+ * A server-made id: `<prefix>_` and 32 hex digits. Random, or — for a request with an
+ * Idempotency-Key — derived from the route (`scope`), the caller, the key and the body, so a
+ * retry whose first attempt did commit (its answer lost to a timeout) finds what it made
+ * instead of making it again.
+ */
+export async function requestId(prefix: string, scope: string, idempotencyKey: { caller: string; key: string } | undefined, input: unknown): Promise<string> {
+  if (idempotencyKey === undefined) return `${prefix}_${crypto.randomUUID().replaceAll('-', '')}`;
+  const { caller, key } = idempotencyKey;
+  return `${prefix}_${(await sha256(`${scope}:${caller}:${key}:${canonicalJson(input)}`)).slice(0, 32)}`;
+}
+
+/** What a trade statement trades: SQL expressions, so they can be parameters or columns of a row the statement locked first. */
+export interface TradeTerms {
+  /** The exchange's id (a parameter). */
+  id: string;
+  trainerA: SQL;
+  trainerB: SQL;
+  /** `text[]`: owned by A, going to B. */
+  pokemonsA: SQL;
+  /** `text[]`: owned by B, going to A. */
+  pokemonsB: SQL;
+  /** `boolean`: the statement may trade at all (checked in `verdict`, with the owners). */
+  gate: SQL;
+  /** The offer the exchange carries out, or SQL NULL. */
+  offerId: SQL;
+}
 
 /**
- * Trades in one statement. The order of its steps is what keeps it correct under concurrency:
+ * The CTEs that lock, check and trade, shared by `POST /exchanges` and accepting an offer; the
+ * caller writes `WITH <its own CTEs>, ${tradeSteps(terms)} SELECT …`. The order of the steps
+ * is what keeps a trade correct under concurrency:
  *
  * 1. `trainer_locks` takes FOR KEY SHARE on both trainers, in id order. It blocks a concurrent
  *    trainer delete (which needs FOR UPDATE) but not other exchanges, Pokémon creation or edits.
@@ -95,31 +125,11 @@ const ATTEMPTS = 3;
  *    it, so they write everything or nothing. Data-modifying CTEs cannot see each other's
  *    effects, so the history rows take the new owner from the UPDATE's RETURNING.
  *
- * A trainer delete that removes Pokémon in its own order can still deadlock with an exchange
- * that lists that trainer's Pokémon under someone else; Postgres aborts one of the two, and an
- * aborted exchange wrote nothing, so it is retried (a rare extra round trip).
+ * Its CTEs for the caller's final SELECT: `trainer_locks (id)`, `checked (id, from_id, to_id,
+ * owner_id)` (owner NULL: no such Pokémon), `verdict (ok)`, `exchange (id, created_at)`.
  */
-export async function createExchange(db: Database, ids: ExchangeIds, input: NewExchange): Promise<CreateExchangeResult> {
-  return retryOnSqlState([SQLSTATE.deadlockDetected], ATTEMPTS, () => runExchange(db, ids, input));
-}
-
-async function runExchange(db: Database, ids: ExchangeIds, { trainerA, trainerB, pokemonsA, pokemonsB }: NewExchange): Promise<CreateExchangeResult> {
-  const { id } = ids;
-  const a = sql.param(pokemonsA);
-  const b = sql.param(pokemonsB);
-  const { rows } = await db.execute<{
-    id: string | null;
-    created_at: string | null;
-    unknown_trainers: string[];
-    unknown_pokemon: string[];
-    conflicts: OwnershipConflict[] | null;
-  }>(sql`
-    -- An earlier attempt of this request (same Idempotency-Key and body), if made within the key's 24 hours.
-    WITH earlier AS (
-      SELECT id, created_at FROM exchanges
-      WHERE id IN (${id}, ${ids.previous ?? id}) AND created_at > now() - ${`${IDEMPOTENCY_WINDOW_MS} milliseconds`}::interval
-      ORDER BY created_at DESC LIMIT 1
-    ),
+export function tradeSteps({ id, trainerA, trainerB, pokemonsA: a, pokemonsB: b, gate, offerId }: TradeTerms): SQL {
+  return sql`
     trainer_locks AS MATERIALIZED (
       SELECT id FROM trainers WHERE id IN (${trainerA}, ${trainerB}) ORDER BY id FOR KEY SHARE
     ),
@@ -137,13 +147,13 @@ async function runExchange(db: Database, ids: ExchangeIds, { trainerA, trainerB,
       SELECT m.id, m.from_id, m.to_id, l.owner_id FROM moves m LEFT JOIN pokemon_locks l USING (id)
     ),
     verdict AS MATERIALIZED (
-      SELECT NOT EXISTS (SELECT 1 FROM earlier) AND (SELECT count(*) FROM trainer_locks) = 2
-             AND bool_and(owner_id IS NOT DISTINCT FROM from_id) AS ok
+      SELECT coalesce(${gate} AND (SELECT count(*) FROM trainer_locks) = 2
+             AND bool_and(owner_id IS NOT DISTINCT FROM from_id), false) AS ok
       FROM checked
     ),
     exchange AS (
-      INSERT INTO exchanges (id, trainer_a, trainer_b, pokemons_a, pokemons_b)
-      SELECT ${id}, ${trainerA}, ${trainerB}, ${a}::text[], ${b}::text[] FROM verdict WHERE ok
+      INSERT INTO exchanges (id, trainer_a, trainer_b, pokemons_a, pokemons_b, offer_id)
+      SELECT ${id}, ${trainerA}, ${trainerB}, ${a}::text[], ${b}::text[], ${offerId} FROM verdict WHERE ok
       RETURNING id, created_at
     ),
     moved AS (
@@ -155,7 +165,46 @@ async function runExchange(db: Database, ids: ExchangeIds, { trainerA, trainerB,
     history AS (
       INSERT INTO ownership_history (pokemon_id, trainer_id, acquired_on, source, exchange_id)
       SELECT m.id, m.owner_id, m.date_of_ownership, 'exchanged', e.id FROM moved m CROSS JOIN exchange e
-    )
+    )`;
+}
+
+/** Runs of a trade statement before a trade that keeps losing deadlocks gives up. */
+export const TRADE_ATTEMPTS = 3;
+
+/**
+ * Trades in one statement ({@link tradeSteps}). A trainer delete that removes Pokémon in its
+ * own order can still deadlock with an exchange that lists that trainer's Pokémon under someone
+ * else; Postgres aborts one of the two, and an aborted exchange wrote nothing, so it is retried
+ * (a rare extra round trip).
+ */
+export async function createExchange(db: Database, ids: ExchangeIds, input: NewExchange): Promise<CreateExchangeResult> {
+  return retryOnSqlState([SQLSTATE.deadlockDetected], TRADE_ATTEMPTS, () => runExchange(db, ids, input));
+}
+
+async function runExchange(db: Database, ids: ExchangeIds, { trainerA, trainerB, pokemonsA, pokemonsB }: NewExchange): Promise<CreateExchangeResult> {
+  const { id } = ids;
+  const { rows } = await db.execute<{
+    id: string | null;
+    created_at: string | null;
+    unknown_trainers: string[];
+    unknown_pokemon: string[];
+    conflicts: OwnershipConflict[] | null;
+  }>(sql`
+    -- An earlier attempt of this request (same Idempotency-Key and body), if made within the key's 24 hours.
+    WITH earlier AS (
+      SELECT id, created_at FROM exchanges
+      WHERE id IN (${id}, ${ids.previous ?? id}) AND created_at > now() - ${`${IDEMPOTENCY_WINDOW_MS} milliseconds`}::interval
+      ORDER BY created_at DESC LIMIT 1
+    ),
+    ${tradeSteps({
+      id,
+      trainerA: sql`${trainerA}`,
+      trainerB: sql`${trainerB}`,
+      pokemonsA: sql`${sql.param(pokemonsA)}`,
+      pokemonsB: sql`${sql.param(pokemonsB)}`,
+      gate: sql`NOT EXISTS (SELECT 1 FROM earlier)`,
+      offerId: sql`NULL`,
+    })}
     SELECT coalesce((SELECT id FROM exchange), (SELECT id FROM earlier)) AS id,
       coalesce((SELECT created_at FROM exchange), (SELECT created_at FROM earlier)) AS created_at,
       ARRAY(SELECT t FROM unnest(ARRAY[${trainerA}, ${trainerB}]::text[]) AS t WHERE t NOT IN (SELECT id FROM trainer_locks)) AS unknown_trainers,
@@ -164,7 +213,8 @@ async function runExchange(db: Database, ids: ExchangeIds, { trainerA, trainerB,
          FROM checked WHERE owner_id <> from_id) AS conflicts`);
   const row = rows[0]!;
   if (row.created_at !== null) {
-    return { status: 'created', exchange: { id: row.id ?? id, trainerA, trainerB, pokemonsA, pokemonsB, createdAt: new Date(row.created_at).toISOString() } };
+    const createdAt = new Date(row.created_at).toISOString();
+    return { status: 'created', exchange: { id: row.id ?? id, trainerA, trainerB, pokemonsA, pokemonsB, createdAt, offerId: null } };
   }
   if (row.unknown_trainers.length > 0 || row.unknown_pokemon.length > 0) {
     return { status: 'unknown', trainers: row.unknown_trainers, pokemon: row.unknown_pokemon };

@@ -8,16 +8,19 @@
  */
 import { and, desc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import { apiKeys } from '../db/schema.ts';
-import type { Database } from '../platform/database.ts';
+import { sqlState, SQLSTATE, type Database } from '../platform/database.ts';
 import { sha256 } from '../platform/hashing.ts';
 
-export const SCOPES = ['read', 'write', 'admin'] as const;
+export const SCOPES = ['read', 'write', 'admin', 'trainer'] as const;
 export type Scope = (typeof SCOPES)[number];
 
-/** `admin` implies every scope, `write` implies `read`. */
+/**
+ * `admin` implies every scope, `write` and `trainer` imply `read`. (What a `trainer` key may
+ * write is decided per route and per row: `platform/trainer-access.ts`.)
+ */
 export function grants(scopes: readonly Scope[], needed: Scope): boolean {
   if (scopes.includes('admin')) return true;
-  return scopes.includes(needed) || (needed === 'read' && scopes.includes('write'));
+  return scopes.includes(needed) || (needed === 'read' && (scopes.includes('write') || scopes.includes('trainer')));
 }
 
 export const KEY_PREFIX = 'pta_';
@@ -80,6 +83,8 @@ export interface ApiKey {
   expiresAt: string | null;
   revokedAt: string | null;
   lastUsedAt: string | null;
+  /** The trainer a `trainer` key acts as; null for other keys (and for a trainer key whose trainer was deleted). */
+  trainer: string | null;
 }
 
 type ApiKeyRow = typeof apiKeys.$inferSelect;
@@ -98,6 +103,7 @@ function toApiKey(row: ApiKeyRow): ApiKey {
     expiresAt: row.expiresAt?.toISOString() ?? null,
     revokedAt: row.revokedAt?.toISOString() ?? null,
     lastUsedAt: row.lastUsedAt?.toISOString() ?? null,
+    trainer: row.trainerId,
   };
 }
 
@@ -106,12 +112,17 @@ export interface NewApiKey {
   scopes: Scope[];
   expiresAt?: string | undefined;
   rateLimit?: RateLimit | undefined;
+  /** For a `trainer` key: the trainer it acts as. */
+  trainer?: string | undefined;
 }
 
-/** Creates a key; the result is the only place the key itself ever appears. */
-export async function createKey(db: Database, input: NewApiKey): Promise<ApiKey & { key: string }> {
+/**
+ * Creates a key; the result is the only place the key itself ever appears. `undefined` when
+ * `input.trainer` names no trainer (the foreign key refuses it, in the same statement).
+ */
+export async function createKey(db: Database, input: NewApiKey): Promise<(ApiKey & { key: string }) | undefined> {
   const key = generateKey();
-  const [row] = await db
+  const rows = await db
     .insert(apiKeys)
     .values({
       id: `key_${crypto.randomUUID().replaceAll('-', '').slice(0, 24)}`,
@@ -122,9 +133,15 @@ export async function createKey(db: Database, input: NewApiKey): Promise<ApiKey 
       rateLimitRequests: input.rateLimit?.requests ?? null,
       rateLimitWindowSeconds: input.rateLimit?.windowSeconds ?? null,
       expiresAt: input.expiresAt === undefined ? null : new Date(input.expiresAt),
+      trainerId: input.trainer ?? null,
     })
-    .returning();
-  return { ...toApiKey(row!), key };
+    .returning()
+    .catch((error: unknown) => {
+      if (sqlState(error) === SQLSTATE.foreignKeyViolation) return [];
+      throw error;
+    });
+  const [row] = rows;
+  return row && { ...toApiKey(row), key };
 }
 
 /** A page of keys, newest first (`limit + 1` rows); `after` is the last key id of the previous page. */

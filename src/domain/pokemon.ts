@@ -193,12 +193,17 @@ export async function getPokemon(db: Database, id: string): Promise<Pokemon | un
 export type UpdatePokemonResult =
   | { status: 'updated'; pokemon: Pokemon }
   | { status: 'not-found' }
+  | { status: 'not-owner'; owner: string | null }
   | { status: 'unknown-species'; suggestions: string[] };
 
-/** Changes nickname, level and/or species in one statement. */
-export async function updatePokemon(db: Database, id: string, changes: PokemonChanges): Promise<UpdatePokemonResult> {
+/**
+ * Changes nickname, level and/or species in one statement. With `ownedBy` (a trainer key) the
+ * statement changes the row only if that trainer owns it, and reports the owner, so "not yours"
+ * and "no such Pokémon" come from the same statement.
+ */
+export async function updatePokemon(db: Database, id: string, changes: PokemonChanges, ownedBy?: string): Promise<UpdatePokemonResult> {
   const slug = changes.species === undefined ? null : speciesSlug(changes.species);
-  const { rows } = await db.execute<StatementRow & { found: boolean; species_ok: boolean; suggestions: string[] | null }>(sql`
+  const { rows } = await db.execute<StatementRow & { found: boolean; owner: string | null; species_ok: boolean; suggestions: string[] | null }>(sql`
     WITH wanted AS (SELECT dex_number FROM species WHERE slug = ${slug}),
     species_ok AS (SELECT ${slug}::text IS NULL OR EXISTS (SELECT 1 FROM wanted) AS ok),
     p AS (
@@ -207,25 +212,39 @@ export async function updatePokemon(db: Database, id: string, changes: PokemonCh
         level = coalesce(${changes.level ?? null}::int, level),
         species_number = coalesce((SELECT dex_number FROM wanted), species_number),
         updated_at = now()
-      WHERE id = ${id} AND (SELECT ok FROM species_ok)
+      WHERE id = ${id} AND (SELECT ok FROM species_ok) AND owner_id = coalesce(${ownedBy ?? null}::text, owner_id)
       RETURNING *
     )
     SELECT EXISTS (SELECT 1 FROM pokemon WHERE id = ${id}) AS found,
+           (SELECT owner_id FROM pokemon WHERE id = ${id}) AS owner,
            (SELECT ok FROM species_ok) AS species_ok,
            ${suggestionsSql(slug ?? '', sql`NOT (SELECT ok FROM species_ok)`)} AS suggestions,
            updated.*
     FROM (SELECT 1) AS one LEFT JOIN (SELECT ${STATEMENT_COLUMNS} FROM p JOIN species s ON s.dex_number = p.species_number) AS updated ON true`);
   const row = rows[0]!;
   if (row.id !== null) return { status: 'updated', pokemon: statementToPokemon(row) };
+  if (!row.found) return { status: 'not-found' };
+  // Someone else's (or traded away while the statement ran: the lock re-read its owner).
+  if (ownedBy !== undefined && (row.owner !== ownedBy || row.species_ok)) return { status: 'not-owner', owner: row.owner };
   // Species fine but nothing updated: the Pokémon is gone (perhaps deleted a moment ago).
-  if (!row.found || row.species_ok) return { status: 'not-found' };
+  if (row.species_ok) return { status: 'not-found' };
   return { status: 'unknown-species', suggestions: row.suggestions ?? [] };
 }
 
-/** Deletes a Pokémon (its history goes with it); false when there was none. */
-export async function deletePokemon(db: Database, id: string): Promise<boolean> {
-  const { rows } = await db.execute(sql`DELETE FROM pokemon WHERE id = ${id} RETURNING id`);
-  return rows.length > 0;
+/**
+ * Deletes a Pokémon (its history goes with it). With `ownedBy` (a trainer key) only if that
+ * trainer owns it; the owner found is reported from the same statement.
+ */
+export async function deletePokemon(db: Database, id: string, ownedBy?: string): Promise<{ status: 'deleted' } | { status: 'not-found' } | { status: 'not-owner'; owner: string }> {
+  const { rows } = await db.execute<{ deleted: boolean; owner: string | null }>(sql`
+    WITH deleted AS (
+      DELETE FROM pokemon WHERE id = ${id} AND owner_id = coalesce(${ownedBy ?? null}::text, owner_id) RETURNING id
+    )
+    SELECT EXISTS (SELECT 1 FROM deleted) AS deleted, (SELECT owner_id FROM pokemon WHERE id = ${id}) AS owner`);
+  const row = rows[0]!;
+  if (row.deleted) return { status: 'deleted' };
+  // Not deleted though it was there: someone else's, or deleted or traded away while the statement ran.
+  return row.owner === null || ownedBy === undefined ? { status: 'not-found' } : { status: 'not-owner', owner: row.owner };
 }
 
 export interface OwnershipRecord {

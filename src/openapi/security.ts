@@ -4,6 +4,7 @@
  * can answer, so the contract cannot drift from the middleware.
  */
 import { requiredScope } from '../platform/auth.ts';
+import { trainerMayCall } from '../platform/trainer-access.ts';
 import { problemContent } from './problem-schema.ts';
 
 type Operation = { security?: Record<string, string[]>[]; responses?: Record<string, unknown>; description?: string };
@@ -50,7 +51,8 @@ export function withSecurity<T extends object>(generated: T, publicReads: boolea
         continue;
       }
       operation.security = [{ bearer: [] }];
-      operation.description = `${operation.description ? `${operation.description}\n\n` : ''}Needs a key with the \`${scope}\` scope.`;
+      const trainer = trainerMayCall(method.toUpperCase(), path) ? ', or a `trainer` key (for its own trainer only)' : '';
+      operation.description = `${operation.description ? `${operation.description}\n\n` : ''}Needs a key with the \`${scope}\` scope${trainer}.`;
       responses['401'] ??= UNAUTHORIZED;
       responses['403'] ??= FORBIDDEN;
       responses['429'] ??= RATE_LIMITED;

@@ -11,6 +11,7 @@ import { grants, hashKey, isWellFormedKey, verifyKey, type ApiKey, type RateLimi
 import type { AppEnv } from '../env.ts';
 import { Problem } from './problem.ts';
 import { consume } from './rate-limit.ts';
+import { trainerRefusal } from './trainer-access.ts';
 
 /** Who made a request. */
 export interface Principal {
@@ -19,6 +20,8 @@ export interface Principal {
   scopes: Scope[];
   /** Its rate limit; `undefined` for the bootstrap key, which has none. */
   rateLimit: RateLimit | undefined;
+  /** For a `trainer` key: the trainer it acts as. */
+  trainer?: string;
 }
 
 /** Well under the 10 s within which a revoked key must be refused everywhere. */
@@ -44,6 +47,8 @@ function unauthorized(detail: string, error?: 'invalid_request' | 'invalid_token
 export function requiredScope(method: string, path: string, publicReads: boolean): Scope | undefined {
   if (path === '/' || path === '/health' || path === '/openapi.json' || path === '/docs' || path.startsWith('/problems/')) return undefined;
   if (path === '/keys' || path.startsWith('/keys/')) return 'admin';
+  // Offers are private to their two trainers: even reading them needs a key (a trainer key passes by trainer-access.ts).
+  if (path === '/offers' || path.startsWith('/offers/')) return 'write';
   if (method === 'GET' || method === 'HEAD') return publicReads ? undefined : 'read';
   if (method === 'OPTIONS') return undefined;
   return 'write';
@@ -81,14 +86,20 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
       if (!key) throw unauthorized('The API key is unknown.', 'invalid_token');
       if (key.revokedAt !== null) throw unauthorized('The API key was revoked.', 'invalid_token');
       if (key.expiresAt !== null && Date.parse(key.expiresAt) <= Date.now()) throw unauthorized('The API key has expired.', 'invalid_token');
-      principal = { id: key.id, scopes: key.scopes, rateLimit: key.rateLimit ?? config.auth.defaultRateLimit };
+      if (key.scopes.includes('trainer') && key.trainer === null) throw unauthorized('The API key was revoked: its trainer was deleted.', 'invalid_token');
+      principal = { id: key.id, scopes: key.scopes, rateLimit: key.rateLimit ?? config.auth.defaultRateLimit, ...(key.trainer !== null && { trainer: key.trainer }) };
     }
   }
 
   if (needed !== undefined) {
     if (principal === undefined) throw unauthorized(`This request needs an API key with the "${needed}" scope: send Authorization: Bearer <key>.`);
-    if (!grants(principal.scopes, needed)) {
-      throw new Problem('forbidden', `This API key lacks the "${needed}" scope that this request needs.`, { requiredScope: needed }, {
+    const refusal = grants(principal.scopes, needed)
+      ? undefined
+      : principal.trainer === undefined
+        ? `This API key lacks the "${needed}" scope that this request needs.`
+        : trainerRefusal(c.req.method, c.req.path, principal.trainer);
+    if (refusal !== undefined) {
+      throw new Problem('forbidden', refusal, { requiredScope: needed, ...(principal.trainer !== undefined && { trainer: principal.trainer }) }, {
         'WWW-Authenticate': `${REALM}, error="insufficient_scope", scope="${needed}"`,
       });
     }

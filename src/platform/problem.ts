@@ -18,13 +18,23 @@ export const PROBLEMS = {
     description:
       'The request needs an API key (`Authorization: Bearer <key>`), or the one sent is malformed, unknown, revoked or expired. `WWW-Authenticate` says which.',
   },
-  forbidden: { status: 403, title: 'Forbidden', description: 'The API key is valid but lacks the scope this request needs (`requiredScope`).' },
+  forbidden: {
+    status: 403,
+    title: 'Forbidden',
+    description:
+      'The API key is valid but lacks the scope this request needs (`requiredScope`), or — a trainer key — the request concerns another trainer or a route trainer keys may not use (`trainer` names the key’s trainer).',
+  },
   'not-found': { status: 404, title: 'Not found', description: 'Nothing exists at this path, or the resource it names does not exist (or has expired).' },
   'method-not-allowed': { status: 405, title: 'Method not allowed', description: 'The path exists but not with this method; `Allow` lists the methods it takes.' },
   conflict: {
     status: 409,
     title: 'Conflict',
     description: 'The request contradicts the current state: an id that is taken, a Pokémon no longer owned by the stated trainer, a request still in flight.',
+  },
+  gone: {
+    status: 410,
+    title: 'Gone',
+    description: 'What the request acts on existed but no longer can be acted on: an offer already accepted, declined, withdrawn or expired (`offerStatus` says which).',
   },
   'payload-too-large': { status: 413, title: 'Payload too large', description: 'The body is bigger than this route accepts.' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type', description: 'The body is not in a format this route accepts; `Content-Type` must say which.' },
@@ -87,6 +97,8 @@ const DOMAIN_PROBLEMS: Record<DomainErrorKind, ProblemCode> = {
   invalid: 'validation-failed',
   'too-large': 'payload-too-large',
   'quota-exceeded': 'rate-limited',
+  forbidden: 'forbidden',
+  gone: 'gone',
 };
 
 /** The problem a domain error is answered with: its message as `detail`, its details as extensions. */

@@ -13,6 +13,7 @@ export interface ExchangeBody {
 export interface Exchange extends ExchangeBody {
   id: string;
   createdAt: string;
+  offerId: string | null;
 }
 
 export interface HistoryEntry {

@@ -12,7 +12,7 @@ export interface CreatedKey {
 }
 
 /** Creates a key (asserting 201) and returns what the API answered, secret included. */
-export async function createKey(body: { scopes: string[]; name?: string; expiresAt?: string; rateLimit?: { requests: number; windowSeconds: number } }) {
+export async function createKey(body: { scopes: string[]; name?: string; expiresAt?: string; rateLimit?: { requests: number; windowSeconds: number }; trainer?: string }) {
   const response = await call('/keys', { method: 'POST', json: { name: uniqueId('key'), ...body } });
   expect(response.status, await response.clone().text()).toBe(201);
   return (await response.json()) as CreatedKey & Record<string, unknown>;

@@ -6,7 +6,7 @@ import { requireJson } from '../../platform/validation.ts';
 
 const MAX_POKEMON_PER_SIDE = 100;
 
-const pokemonListSchema = z
+export const pokemonListSchema = z
   .array(idSchema)
   .max(MAX_POKEMON_PER_SIDE, `must list at most ${MAX_POKEMON_PER_SIDE} Pokémon`)
   .openapi({ example: ['pikachu1'] });
@@ -19,23 +19,29 @@ export const ExchangeSchema = z
     pokemonsA: z.array(z.string()).openapi({ description: 'Went from A to B.', example: ['pikachu1'] }),
     pokemonsB: z.array(z.string()).openapi({ description: 'Went from B to A.', example: ['eevee7'] }),
     createdAt: z.string().openapi({ format: 'date-time' }),
+    offerId: z.string().nullable().openapi({ description: 'The accepted offer this exchange carried out (trainerA its `from`, trainerB its `to`); null for a direct exchange.', example: null }),
   })
   .openapi('Exchange');
 
-/** Rules across fields: two different trainers, something traded, no Pokémon listed twice. */
-function checkExchange(input: { trainerA: string; trainerB: string; pokemonsA: string[]; pokemonsB: string[] }, ctx: z.RefinementCtx) {
-  if (input.trainerA === input.trainerB) ctx.addIssue({ code: 'custom', path: ['trainerB'], message: 'must differ from trainerA' });
-  if (input.pokemonsA.length === 0 && input.pokemonsB.length === 0) {
-    ctx.addIssue({ code: 'custom', path: ['pokemonsA'], message: 'must not be empty when pokemonsB is empty too: trade at least one Pokémon' });
+/** Rules across a trade's two lists of Pokémon: something traded, no Pokémon listed twice. */
+export function checkSides<K extends string>(input: Record<K, string[]>, [first, second]: [K, K], ctx: z.RefinementCtx) {
+  if (input[first].length === 0 && input[second].length === 0) {
+    ctx.addIssue({ code: 'custom', path: [first], message: `must not be empty when ${second} is empty too: trade at least one Pokémon` });
   }
   const firstSeen = new Map<string, string>();
-  for (const side of ['pokemonsA', 'pokemonsB'] as const) {
+  for (const side of [first, second]) {
     input[side].forEach((id, index) => {
       const first = firstSeen.get(id);
       if (first) ctx.addIssue({ code: 'custom', path: [side, index], message: `lists "${id}" again (first at ${first})` });
       else firstSeen.set(id, `/${side}/${index}`);
     });
   }
+}
+
+/** Rules across fields: two different trainers, something traded, no Pokémon listed twice. */
+function checkExchange(input: { trainerA: string; trainerB: string; pokemonsA: string[]; pokemonsB: string[] }, ctx: z.RefinementCtx) {
+  if (input.trainerA === input.trainerB) ctx.addIssue({ code: 'custom', path: ['trainerB'], message: 'must differ from trainerA' });
+  checkSides(input, ['pokemonsA', 'pokemonsB'], ctx);
 }
 
 export const NewExchangeSchema = z
@@ -48,7 +54,7 @@ export const NewExchangeSchema = z
   .superRefine(checkExchange)
   .openapi('NewExchange');
 
-const IdempotencyHeaders = z.object({
+export const IdempotencyHeaders = z.object({
   'idempotency-key': z
     .string()
     .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1–255 printable ASCII characters')

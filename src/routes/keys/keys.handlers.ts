@@ -9,7 +9,13 @@ import type * as routes from './keys.routes.ts';
 const notFound = (id: string) => new Problem('not-found', `There is no API key "${id}".`);
 
 export const createKey: RouteHandler<typeof routes.createKey, AppEnv> = async (c) => {
-  const created = await keys.createKey(c.var.services.db.primary, c.req.valid('json'));
+  const input = c.req.valid('json');
+  const created = await keys.createKey(c.var.services.db.primary, input);
+  if (!created) {
+    throw new Problem('validation-failed', `There is no trainer "${input.trainer}" for the key to act as.`, {
+      errors: [{ pointer: '/trainer', detail: `there is no trainer "${input.trainer}"` }],
+    });
+  }
   return c.json(created, 201, { Location: `/keys/${created.id}`, 'Cache-Control': 'no-store' });
 };
 

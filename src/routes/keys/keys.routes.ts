@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { SCOPES } from '../../domain/keys.ts';
-import { textSchema } from '../../domain/fields.ts';
+import { idSchema, textSchema } from '../../domain/fields.ts';
 import { jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
@@ -23,6 +23,7 @@ export const ApiKeySchema = z
     expiresAt: z.string().nullable().openapi({ format: 'date-time' }),
     revokedAt: z.string().nullable().openapi({ format: 'date-time' }),
     lastUsedAt: z.string().nullable().openapi({ format: 'date-time', description: 'When a Worker last verified the key (refreshed every few seconds of use, not per request).' }),
+    trainer: z.string().nullable().openapi({ description: 'The trainer a `trainer` key acts as (null once that trainer is deleted: the key no longer works).', example: null }),
   })
   .openapi('ApiKey');
 
@@ -37,7 +38,12 @@ const NewKeySchema = z
       .array(z.enum(SCOPES, { error: `must be one of ${SCOPES.join(', ')}` }))
       .min(1, 'must list at least one scope')
       .max(SCOPES.length, `must list at most ${SCOPES.length} scopes`)
-      .openapi({ description: '`read`; `write` (trainers, Pokémon, exchanges, uploads; implies read); `admin` (keys; implies all).', example: ['write'] }),
+      .openapi({
+        description:
+          '`read`; `write` (trainers, Pokémon, exchanges, uploads, offers; implies read); `admin` (keys; implies all but trainer); ' +
+          '`trainer` (alone, with `trainer`: acts as that trainer — its own Pokémon and offers; implies read).',
+        example: ['write'],
+      }),
     expiresAt: z
       .string()
       .refine((value) => !Number.isNaN(Date.parse(value)) && /^\d{4}-\d{2}-\d{2}T/.test(value), 'must be a date-time like 2030-01-01T00:00:00Z')
@@ -45,6 +51,15 @@ const NewKeySchema = z
       .optional()
       .openapi({ format: 'date-time' }),
     rateLimit: RateLimitSchema.optional(),
+    trainer: idSchema.optional().openapi({ description: 'With `scopes: ["trainer"]` (and only then): the trainer the key acts as.', example: 'ash' }),
+  })
+  .superRefine((input, ctx) => {
+    const trainerScope = input.scopes.includes('trainer');
+    if (trainerScope && input.trainer === undefined) ctx.addIssue({ code: 'custom', path: ['trainer'], message: 'is required with the trainer scope' });
+    if (!trainerScope && input.trainer !== undefined) ctx.addIssue({ code: 'custom', path: ['trainer'], message: 'needs scopes: ["trainer"]' });
+    if (trainerScope && input.scopes.some((scope) => scope !== 'trainer')) {
+      ctx.addIssue({ code: 'custom', path: ['scopes'], message: 'the trainer scope cannot be combined with other scopes' });
+    }
   })
   .openapi('NewApiKey');
 
@@ -62,7 +77,7 @@ export const createKey = createRoute({
     201: jsonContent(CreatedKeySchema, 'Created; `Location` names the key.'),
     400: problemResponse('The body is not valid JSON.'),
     415: problemResponse('The body is not JSON.'),
-    422: problemResponse('Invalid fields: an unknown scope, an `expiresAt` in the past, a bad rate limit.'),
+    422: problemResponse('Invalid fields: an unknown scope, an `expiresAt` in the past, a bad rate limit, a `trainer` scope without a known `trainer` (or a `trainer` without that scope).'),
   },
 });
 

@@ -6,6 +6,8 @@ import { Problem } from '../../platform/problem.ts';
 import type * as routes from './pokemon.routes.ts';
 
 const notFound = (id: string) => new Problem('not-found', `There is no Pokémon "${id}".`);
+const notYours = (trainer: string, what: string) =>
+  new Problem('forbidden', `A trainer key acts only for its own trainer ("${trainer}"): ${what}.`, { trainer });
 
 function unknownSpeciesError(species: string, suggestions: string[]) {
   const hint = suggestions.length > 0 ? `; did you mean ${suggestions.join(', ')}?` : '';
@@ -14,6 +16,8 @@ function unknownSpeciesError(species: string, suggestions: string[]) {
 
 export const createPokemon: RouteHandler<typeof routes.createPokemon, AppEnv> = async (c) => {
   const input = c.req.valid('json');
+  const trainer = c.var.principal?.trainer;
+  if (trainer !== undefined && input.owner !== trainer) throw notYours(trainer, `it cannot create a Pokémon owned by "${input.owner}"`);
   const result = await pokemon.createPokemon(c.var.services.db.primary, input);
   if (result.status === 'id-taken') {
     throw new Problem('conflict', `A Pokémon with id "${input.id}" already exists; it was not changed.`, {
@@ -59,8 +63,10 @@ export const getPokemon: RouteHandler<typeof routes.getPokemon, AppEnv> = async 
 export const updatePokemon: RouteHandler<typeof routes.updatePokemon, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
   const { nickname, species, level } = c.req.valid('json');
-  const result = await pokemon.updatePokemon(c.var.services.db.primary, id, { nickname, species, level });
+  const trainer = c.var.principal?.trainer;
+  const result = await pokemon.updatePokemon(c.var.services.db.primary, id, { nickname, species, level }, trainer);
   if (result.status === 'not-found') throw notFound(id);
+  if (result.status === 'not-owner') throw notYours(trainer!, `Pokémon "${id}" is not its own`);
   if (result.status === 'unknown-species') {
     throw new Problem('validation-failed', 'The Pokémon refers to an unknown species.', {
       errors: [unknownSpeciesError(species!, result.suggestions)],
@@ -71,7 +77,10 @@ export const updatePokemon: RouteHandler<typeof routes.updatePokemon, AppEnv> = 
 
 export const deletePokemon: RouteHandler<typeof routes.deletePokemon, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  if (!(await pokemon.deletePokemon(c.var.services.db.primary, id))) throw notFound(id);
+  const trainer = c.var.principal?.trainer;
+  const result = await pokemon.deletePokemon(c.var.services.db.primary, id, trainer);
+  if (result.status === 'not-found') throw notFound(id);
+  if (result.status === 'not-owner') throw notYours(trainer!, `Pokémon "${id}" is not its own`);
   return c.body(null, 204);
 };
 
