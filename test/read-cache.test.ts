@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { generationUrl, readCacheKey } from '../src/platform/read-cache.ts';
-import { callWithBindings, DEAD_URL, roundTrips, type CallInit } from './support/api.ts';
+import { call, callWithBindings, DEAD_URL, expectProblem, roundTrips, type CallInit } from './support/api.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
 
 const CACHE_ON = { READ_CACHE_TTL_SECONDS: '60' };
@@ -167,5 +167,45 @@ describe('degradation', () => {
     expect(written.status).toBe(200);
     // The write still started a new generation here: nothing cached before it is served.
     expect((await json(await cached(`/trainers/${trainer.id}`))).firstName).toBe('Offline');
+  });
+});
+
+describe('If-Match on PATCH and DELETE (optimistic concurrency)', () => {
+  const etagOf = async (path: string) => (await call(path)).headers.get('ETag')!;
+
+  it('writes when the ETag still matches, and answers 412 (nothing written) once it does not', async () => {
+    const trainer = await createTrainer();
+    const path = `/trainers/${trainer.id}`;
+    const tag = await etagOf(path);
+    const first = await call(path, { method: 'PATCH', json: { firstName: 'First' }, headers: { 'If-Match': tag } });
+    expect(first.status).toBe(200);
+    // Two round trips: the representation read, then the write conditional on its version.
+    expect(roundTrips(first).db).toBe(2);
+    const stale = await call(path, { method: 'PATCH', json: { firstName: 'Second' }, headers: { 'If-Match': tag } });
+    expect((await expectProblem(stale, 412)).type).toBe('/problems/precondition-failed');
+    expect(((await (await call(path)).json()) as { firstName: string }).firstName).toBe('First');
+    await expectProblem(await call(path, { method: 'DELETE', headers: { 'If-Match': tag } }), 412);
+    expect((await call(path)).status).toBe(200);
+    expect((await call(path, { method: 'DELETE', headers: { 'If-Match': await etagOf(path) } })).status).toBe(204);
+  });
+
+  it('sees a trainer change when one of its counts does (a new Pokémon)', async () => {
+    const trainer = await createTrainer();
+    const path = `/trainers/${trainer.id}`;
+    const tag = await etagOf(path);
+    await createPokemon(trainer.id);
+    await expectProblem(await call(path, { method: 'PATCH', json: { lastName: 'X' }, headers: { 'If-Match': tag } }), 412);
+  });
+
+  it('guards Pokémon too, and If-Match: * needs the resource to exist', async () => {
+    const trainer = await createTrainer();
+    const pokemon = await createPokemon(trainer.id);
+    const path = `/pokemon/${pokemon.id}`;
+    const tag = await etagOf(path);
+    expect((await call(path, { method: 'PATCH', json: { level: 50 }, headers: { 'If-Match': tag } })).status).toBe(200);
+    await expectProblem(await call(path, { method: 'DELETE', headers: { 'If-Match': tag } }), 412);
+    expect((await call(path, { method: 'PATCH', json: { level: 51 }, headers: { 'If-Match': '*' } })).status).toBe(200);
+    await expectProblem(await call(`/pokemon/${uniqueId('ghost')}`, { method: 'PATCH', json: { level: 2 }, headers: { 'If-Match': '*' } }), 412);
+    await expectProblem(await call(`/trainers/${uniqueId('ghost')}`, { method: 'DELETE', headers: { 'If-Match': '*' } }), 412);
   });
 });

@@ -6,6 +6,7 @@ import { and, asc, eq, gt, gte, lte, sql, type SQL } from 'drizzle-orm';
 import { ownershipHistory, pokemon, species, trainers } from '../db/schema.ts';
 import type { Database } from '../platform/database.ts';
 import { speciesSlug } from './fields.ts';
+import { stillAt, type Version } from './versions.ts';
 import { existsWhere, pageWithFlag } from './page-with-flag.ts';
 
 export interface SpeciesSummary {
@@ -194,6 +195,8 @@ export type UpdatePokemonResult =
   | { status: 'updated'; pokemon: Pokemon }
   | { status: 'not-found' }
   | { status: 'not-owner'; owner: string | null }
+  /** It is no longer the `version` the write was made conditional on. */
+  | { status: 'changed' }
   | { status: 'unknown-species'; suggestions: string[] };
 
 /**
@@ -201,7 +204,7 @@ export type UpdatePokemonResult =
  * statement changes the row only if that trainer owns it, and reports the owner, so "not yours"
  * and "no such Pokémon" come from the same statement.
  */
-export async function updatePokemon(db: Database, id: string, changes: PokemonChanges, ownedBy?: string): Promise<UpdatePokemonResult> {
+export async function updatePokemon(db: Database, id: string, changes: PokemonChanges, ownedBy?: string, version?: Version): Promise<UpdatePokemonResult> {
   const slug = changes.species === undefined ? null : speciesSlug(changes.species);
   const { rows } = await db.execute<StatementRow & { found: boolean; owner: string | null; species_ok: boolean; suggestions: string[] | null }>(sql`
     WITH wanted AS (SELECT dex_number FROM species WHERE slug = ${slug}),
@@ -212,7 +215,7 @@ export async function updatePokemon(db: Database, id: string, changes: PokemonCh
         level = coalesce(${changes.level ?? null}::int, level),
         species_number = coalesce((SELECT dex_number FROM wanted), species_number),
         updated_at = now()
-      WHERE id = ${id} AND (SELECT ok FROM species_ok) AND owner_id = coalesce(${ownedBy ?? null}::text, owner_id)
+      WHERE id = ${id} AND (SELECT ok FROM species_ok) AND owner_id = coalesce(${ownedBy ?? null}::text, owner_id) AND ${stillAt(sql`updated_at`, version)}
       RETURNING *
     )
     SELECT EXISTS (SELECT 1 FROM pokemon WHERE id = ${id}) AS found,
@@ -225,8 +228,11 @@ export async function updatePokemon(db: Database, id: string, changes: PokemonCh
   if (row.id !== null) return { status: 'updated', pokemon: statementToPokemon(row) };
   if (!row.found) return { status: 'not-found' };
   // Someone else's (or traded away while the statement ran: the lock re-read its owner).
-  if (ownedBy !== undefined && (row.owner !== ownedBy || row.species_ok)) return { status: 'not-owner', owner: row.owner };
-  // Species fine but nothing updated: the Pokémon is gone (perhaps deleted a moment ago).
+  if (ownedBy !== undefined && row.owner !== ownedBy) return { status: 'not-owner', owner: row.owner };
+  // Species fine and the caller's, but nothing updated: changed (or gone) since the version the write was conditional on…
+  if (version !== undefined && row.species_ok) return { status: 'changed' };
+  if (ownedBy !== undefined && row.species_ok) return { status: 'not-owner', owner: row.owner };
+  // …or, unconditionally, gone (perhaps deleted a moment ago).
   if (row.species_ok) return { status: 'not-found' };
   return { status: 'unknown-species', suggestions: row.suggestions ?? [] };
 }
@@ -235,16 +241,23 @@ export async function updatePokemon(db: Database, id: string, changes: PokemonCh
  * Deletes a Pokémon (its history goes with it). With `ownedBy` (a trainer key) only if that
  * trainer owns it; the owner found is reported from the same statement.
  */
-export async function deletePokemon(db: Database, id: string, ownedBy?: string): Promise<{ status: 'deleted' } | { status: 'not-found' } | { status: 'not-owner'; owner: string }> {
+export async function deletePokemon(
+  db: Database,
+  id: string,
+  ownedBy?: string,
+  version?: Version,
+): Promise<{ status: 'deleted' } | { status: 'not-found' } | { status: 'changed' } | { status: 'not-owner'; owner: string }> {
   const { rows } = await db.execute<{ deleted: boolean; owner: string | null }>(sql`
     WITH deleted AS (
-      DELETE FROM pokemon WHERE id = ${id} AND owner_id = coalesce(${ownedBy ?? null}::text, owner_id) RETURNING id
+      DELETE FROM pokemon WHERE id = ${id} AND owner_id = coalesce(${ownedBy ?? null}::text, owner_id) AND ${stillAt(sql`updated_at`, version)} RETURNING id
     )
     SELECT EXISTS (SELECT 1 FROM deleted) AS deleted, (SELECT owner_id FROM pokemon WHERE id = ${id}) AS owner`);
   const row = rows[0]!;
   if (row.deleted) return { status: 'deleted' };
-  // Not deleted though it was there: someone else's, or deleted or traded away while the statement ran.
-  return row.owner === null || ownedBy === undefined ? { status: 'not-found' } : { status: 'not-owner', owner: row.owner };
+  if (row.owner === null) return { status: 'not-found' };
+  if (ownedBy !== undefined && row.owner !== ownedBy) return { status: 'not-owner', owner: row.owner };
+  // There, the caller's, yet not deleted: changed since the version it was conditional on, or deleted or traded away meanwhile.
+  return version !== undefined ? { status: 'changed' } : ownedBy === undefined ? { status: 'not-found' } : { status: 'not-owner', owner: row.owner };
 }
 
 export interface OwnershipRecord {

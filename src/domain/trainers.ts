@@ -4,6 +4,7 @@
 import { and, asc, eq, gt, ilike, or, sql } from 'drizzle-orm';
 import { retryOnSqlState, sqlState, SQLSTATE, type Database } from '../platform/database.ts';
 import { pokemon, trainers } from '../db/schema.ts';
+import { stillAt, type Version } from './versions.ts';
 
 export type TrainerRow = typeof trainers.$inferSelect;
 
@@ -85,6 +86,8 @@ export async function getTrainer(db: Database, id: string): Promise<(Trainer & {
 export type UpdateTrainerResult =
   | { status: 'updated'; trainer: Trainer }
   | { status: 'not-found' }
+  /** It is no longer the `version` the write was made conditional on. */
+  | { status: 'changed' }
   /** The new date of birth is after the day they came to own one of their Pokémon (`firstOwned`). */
   | { status: 'born-after-ownership'; firstOwned: string };
 
@@ -93,10 +96,10 @@ export type UpdateTrainerResult =
  * the trainer's Pokémon is refused (nothing changes). The trainer is locked first, so Pokémon
  * being created for them (which lock it FOR SHARE) are either done or wait.
  */
-export async function updateTrainer(db: Database, id: string, changes: TrainerChanges): Promise<UpdateTrainerResult> {
+export async function updateTrainer(db: Database, id: string, changes: TrainerChanges, version?: Version): Promise<UpdateTrainerResult> {
   const dob = changes.dateOfBirth ?? null;
-  const { rows } = await db.execute<{ found: boolean; first_owned: string | null } & Record<keyof Trainer, string | null>>(sql`
-    WITH target AS (SELECT id FROM ${trainers} WHERE id = ${id} FOR UPDATE),
+  const { rows } = await db.execute<{ found: boolean; matched: boolean; first_owned: string | null } & Record<keyof Trainer, string | null>>(sql`
+    WITH target AS (SELECT id FROM ${trainers} t WHERE id = ${id} AND ${trainerStillAt(version)} FOR UPDATE),
     owned AS (SELECT min(date_of_ownership) AS first FROM ${pokemon} WHERE owner_id IN (SELECT id FROM target)),
     updated AS (
       UPDATE ${trainers} SET
@@ -107,7 +110,8 @@ export async function updateTrainer(db: Database, id: string, changes: TrainerCh
       WHERE id IN (SELECT id FROM target) AND NOT coalesce((SELECT first FROM owned) < ${dob}::date, false)
       RETURNING *
     )
-    SELECT EXISTS (SELECT 1 FROM target) AS found, (SELECT first::text FROM owned) AS first_owned,
+    SELECT EXISTS (SELECT 1 FROM ${trainers} WHERE id = ${id}) AS found, EXISTS (SELECT 1 FROM target) AS matched,
+           (SELECT first::text FROM owned) AS first_owned,
            u.id, u.first_name AS "firstName", u.last_name AS "lastName", u.date_of_birth::text AS "dateOfBirth",
            u.created_at AS "createdAt", u.updated_at AS "updatedAt"
     FROM (SELECT 1) AS one LEFT JOIN updated u ON true`);
@@ -116,16 +120,28 @@ export async function updateTrainer(db: Database, id: string, changes: TrainerCh
     const { id: rowId, firstName, lastName, dateOfBirth, createdAt, updatedAt } = row as Record<keyof Trainer, string>;
     return { status: 'updated', trainer: toTrainer({ id: rowId, firstName, lastName, dateOfBirth, createdAt: new Date(createdAt), updatedAt: new Date(updatedAt) }) };
   }
-  if (!row.found || row.first_owned === null) return { status: 'not-found' };
+  if (!row.found) return { status: 'not-found' };
+  if (!row.matched) return { status: 'changed' };
+  if (row.first_owned === null) return { status: 'not-found' };
   return { status: 'born-after-ownership', firstOwned: row.first_owned };
 }
 
-export type DeleteTrainerResult = { status: 'deleted'; pokemonDeleted: number } | { status: 'not-found' } | { status: 'owns-pokemon'; pokemonCount: number | null };
+export type DeleteTrainerResult =
+  | { status: 'deleted'; pokemonDeleted: number }
+  | { status: 'not-found' }
+  | { status: 'changed' }
+  | { status: 'owns-pokemon'; pokemonCount: number | null };
+
+/** The trainer `t` is still at `version`: same `updatedAt`, same number of Pokémon. */
+function trainerStillAt(version: Version | undefined) {
+  if (version === undefined) return sql`true`;
+  return sql`${stillAt(sql`t.updated_at`, version)} AND (SELECT count(*) FROM ${pokemon} p WHERE p.owner_id = t.id) = ${version.pokemonCount ?? 0}`;
+}
 
 /** The delete statement; `owned_rows` locks the trainer's Pokémon in id order, as trades do, so the two cannot deadlock. */
-function deleteStatement(id: string, cascade: boolean) {
+function deleteStatement(id: string, cascade: boolean, version: Version | undefined) {
   return sql`
-    WITH target AS (SELECT id FROM ${trainers} WHERE id = ${id} FOR UPDATE),
+    WITH target AS (SELECT id FROM ${trainers} t WHERE id = ${id} AND ${trainerStillAt(version)} FOR UPDATE),
     owned_rows AS MATERIALIZED (SELECT id FROM ${pokemon} WHERE owner_id IN (SELECT id FROM target) ORDER BY id FOR UPDATE),
     owned AS (SELECT count(*)::int AS n FROM owned_rows),
     deleted_pokemon AS (
@@ -134,7 +150,7 @@ function deleteStatement(id: string, cascade: boolean) {
     deleted AS (
       DELETE FROM ${trainers} WHERE id IN (SELECT id FROM target) AND (${cascade} OR (SELECT n FROM owned) = 0) RETURNING 1
     )
-    SELECT EXISTS (SELECT 1 FROM target) AS found, (SELECT n FROM owned) AS owned,
+    SELECT EXISTS (SELECT 1 FROM ${trainers} WHERE id = ${id}) AS found, EXISTS (SELECT 1 FROM target) AS matched, (SELECT n FROM owned) AS owned,
            (SELECT count(*)::int FROM deleted_pokemon) AS deleted_pokemon, EXISTS (SELECT 1 FROM deleted) AS deleted`;
 }
 
@@ -147,13 +163,14 @@ const DELETE_ATTEMPTS = 3;
  * trainer while the statement ran makes the foreign key refuse (the statement's snapshot
  * predates it); the statement then runs again and sees it.
  */
-export async function deleteTrainer(db: Database, id: string, cascade: boolean): Promise<DeleteTrainerResult> {
+export async function deleteTrainer(db: Database, id: string, cascade: boolean, version?: Version): Promise<DeleteTrainerResult> {
   try {
     const { rows } = await retryOnSqlState([SQLSTATE.foreignKeyViolation, SQLSTATE.deadlockDetected], DELETE_ATTEMPTS, () =>
-      db.execute<{ found: boolean; owned: number; deleted_pokemon: number; deleted: boolean }>(deleteStatement(id, cascade)),
+      db.execute<{ found: boolean; matched: boolean; owned: number; deleted_pokemon: number; deleted: boolean }>(deleteStatement(id, cascade, version)),
     );
     const row = rows[0]!;
     if (!row.found) return { status: 'not-found' };
+    if (!row.matched) return { status: 'changed' };
     if (!row.deleted) return { status: 'owns-pokemon', pokemonCount: row.owned };
     return { status: 'deleted', pokemonDeleted: row.deleted_pokemon };
   } catch (error) {

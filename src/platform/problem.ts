@@ -36,6 +36,11 @@ export const PROBLEMS = {
     title: 'Gone',
     description: 'What the request acts on existed but no longer can be acted on: an offer already accepted, declined, withdrawn or expired (`offerStatus` says which).',
   },
+  'precondition-failed': {
+    status: 412,
+    title: 'Precondition failed',
+    description: 'The resource is no longer the representation whose ETag was sent in If-Match (or does not exist): read it again, then retry.',
+  },
   'payload-too-large': { status: 413, title: 'Payload too large', description: 'The body is bigger than this route accepts.' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type', description: 'The body is not in a format this route accepts; `Content-Type` must say which.' },
   'validation-failed': {

@@ -41,7 +41,7 @@ export function readCacheKey(generation: string, url: URL): string {
 }
 
 /** A strong ETag of a representation: its SHA-256. */
-async function etagOf(body: string): Promise<string> {
+export async function etagOf(body: string): Promise<string> {
   return `"${(await sha256(body)).slice(0, 32)}"`;
 }
 

@@ -2,6 +2,7 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import * as pokemon from '../../domain/pokemon.ts';
 import type { AppEnv } from '../../env.ts';
 import { decodeCursor, toPage } from '../../platform/pagination.ts';
+import { checkIfMatch, preconditionFailed } from '../../platform/preconditions.ts';
 import { Problem } from '../../platform/problem.ts';
 import type * as routes from './pokemon.routes.ts';
 
@@ -64,8 +65,11 @@ export const updatePokemon: RouteHandler<typeof routes.updatePokemon, AppEnv> = 
   const { id } = c.req.valid('param');
   const { nickname, species, level } = c.req.valid('json');
   const trainer = c.var.principal?.trainer;
-  const result = await pokemon.updatePokemon(c.var.services.db.primary, id, { nickname, species, level }, trainer);
+  const { primary } = c.var.services.db;
+  const current = await checkIfMatch(c.req.header('If-Match'), () => pokemon.getPokemon(primary, id));
+  const result = await pokemon.updatePokemon(primary, id, { nickname, species, level }, trainer, current);
   if (result.status === 'not-found') throw notFound(id);
+  if (result.status === 'changed') throw preconditionFailed();
   if (result.status === 'not-owner') throw notYours(trainer!, `Pokémon "${id}" is not its own`);
   if (result.status === 'unknown-species') {
     throw new Problem('validation-failed', 'The Pokémon refers to an unknown species.', {
@@ -78,8 +82,11 @@ export const updatePokemon: RouteHandler<typeof routes.updatePokemon, AppEnv> = 
 export const deletePokemon: RouteHandler<typeof routes.deletePokemon, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
   const trainer = c.var.principal?.trainer;
-  const result = await pokemon.deletePokemon(c.var.services.db.primary, id, trainer);
+  const { primary } = c.var.services.db;
+  const current = await checkIfMatch(c.req.header('If-Match'), () => pokemon.getPokemon(primary, id));
+  const result = await pokemon.deletePokemon(primary, id, trainer, current);
   if (result.status === 'not-found') throw notFound(id);
+  if (result.status === 'changed') throw preconditionFailed();
   if (result.status === 'not-owner') throw notYours(trainer!, `Pokémon "${id}" is not its own`);
   return c.body(null, 204);
 };

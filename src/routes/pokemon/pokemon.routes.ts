@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { forbiddenField, idSchema, wholeNumberText, levelSchema, nicknameSchema, pastDateSchema, speciesNameSchema } from '../../domain/fields.ts';
-import { jsonContent, problemResponse } from '../../openapi/responses.ts';
+import { ifMatchHeaders, jsonContent, preconditionFailedResponse, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
 
@@ -136,8 +136,9 @@ export const updatePokemon = createRoute({
   summary: 'Change a Pokémon',
   description: 'Nickname, level and species may change. The owner changes only through exchanges.',
   middleware: [requireJson] as const,
-  request: { params: PokemonParams, body: { required: true, content: { 'application/json': { schema: PokemonChangesSchema } } } },
+  request: { params: PokemonParams, headers: ifMatchHeaders, body: { required: true, content: { 'application/json': { schema: PokemonChangesSchema } } } },
   responses: {
+    412: preconditionFailedResponse,
     200: jsonContent(PokemonSchema, 'The changed Pokémon.'),
     404: problemResponse('No such Pokémon.'),
     415: problemResponse('The body is not JSON.'),
@@ -150,8 +151,8 @@ export const deletePokemon = createRoute({
   path: '/pokemon/{id}',
   tags: ['Pokémon'],
   summary: 'Delete a Pokémon',
-  request: { params: PokemonParams },
-  responses: { 204: { description: 'Deleted, with its history.' }, 404: problemResponse('No such Pokémon.') },
+  request: { params: PokemonParams, headers: ifMatchHeaders },
+  responses: { 204: { description: 'Deleted, with its history.' }, 404: problemResponse('No such Pokémon.'), 412: preconditionFailedResponse },
 });
 
 export const getOwnershipHistory = createRoute({

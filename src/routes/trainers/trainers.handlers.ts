@@ -2,6 +2,7 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import * as trainers from '../../domain/trainers.ts';
 import type { AppEnv } from '../../env.ts';
 import { decodeCursor, toPage } from '../../platform/pagination.ts';
+import { checkIfMatch, preconditionFailed } from '../../platform/preconditions.ts';
 import { Problem } from '../../platform/problem.ts';
 import type * as routes from './trainers.routes.ts';
 
@@ -32,8 +33,11 @@ export const getTrainer: RouteHandler<typeof routes.getTrainer, AppEnv> = async 
 export const updateTrainer: RouteHandler<typeof routes.updateTrainer, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
   const { id: _immutable, ...changes } = c.req.valid('json');
-  const result = await trainers.updateTrainer(c.var.services.db.primary, id, changes);
+  const { primary } = c.var.services.db;
+  const current = await checkIfMatch(c.req.header('If-Match'), () => trainers.getTrainer(primary, id));
+  const result = await trainers.updateTrainer(primary, id, changes, current);
   if (result.status === 'not-found') throw notFound(id);
+  if (result.status === 'changed') throw preconditionFailed();
   if (result.status === 'born-after-ownership') {
     throw new Problem('validation-failed', `Trainer "${id}" has owned a Pokémon since ${result.firstOwned}; they cannot be born after that.`, {
       errors: [{ pointer: '/dateOfBirth', detail: `must not be after ${result.firstOwned}, when they came to own one of their Pokémon` }],
@@ -44,8 +48,11 @@ export const updateTrainer: RouteHandler<typeof routes.updateTrainer, AppEnv> = 
 
 export const deleteTrainer: RouteHandler<typeof routes.deleteTrainer, AppEnv> = async (c) => {
   const { id } = c.req.valid('param');
-  const result = await trainers.deleteTrainer(c.var.services.db.primary, id, c.req.valid('query').cascade === 'true');
+  const { primary } = c.var.services.db;
+  const current = await checkIfMatch(c.req.header('If-Match'), () => trainers.getTrainer(primary, id));
+  const result = await trainers.deleteTrainer(primary, id, c.req.valid('query').cascade === 'true', current);
   if (result.status === 'not-found') throw notFound(id);
+  if (result.status === 'changed') throw preconditionFailed();
   if (result.status === 'owns-pokemon') {
     throw new Problem(
       'conflict',

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { firstNameSchema, forbiddenField, idSchema, lastNameSchema, pastDateSchema, textSchema } from '../../domain/fields.ts';
-import { jsonContent, problemResponse } from '../../openapi/responses.ts';
+import { ifMatchHeaders, jsonContent, preconditionFailedResponse, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
 
@@ -84,8 +84,9 @@ export const updateTrainer = createRoute({
   summary: 'Change a trainer',
   description: 'Send only the fields to change. The id never changes.',
   middleware: [requireJson] as const,
-  request: { params: TrainerParams, body: { required: true, content: { 'application/json': { schema: TrainerChangesSchema } } } },
+  request: { params: TrainerParams, headers: ifMatchHeaders, body: { required: true, content: { 'application/json': { schema: TrainerChangesSchema } } } },
   responses: {
+    412: preconditionFailedResponse,
     200: jsonContent(TrainerSchema, 'The changed trainer.'),
     404: problemResponse('No such trainer.'),
     415: problemResponse('The body is not JSON.'),
@@ -100,10 +101,12 @@ export const deleteTrainer = createRoute({
   summary: 'Delete a trainer',
   description: 'Refused while the trainer owns Pokémon, unless `cascade=true`, which deletes them in the same transaction.',
   request: {
+    headers: ifMatchHeaders,
     params: TrainerParams,
     query: z.object({ cascade: z.enum(['true', 'false']).default('false').openapi({ description: 'Also delete the Pokémon they own.' }) }),
   },
   responses: {
+    412: preconditionFailedResponse,
     204: { description: 'Deleted.' },
     404: problemResponse('No such trainer.'),
     409: problemResponse('The trainer owns Pokémon; `pokemonCount` says how many.'),
