@@ -26,6 +26,7 @@ import http from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { createScratchDatabase } from '../local/scratch-database.ts';
 import { authorization, startBareWorker, startDevServer, type DevServer } from './support/processes.ts';
+import { median, percentile } from './support/stats.ts';
 
 const serverUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
@@ -86,9 +87,6 @@ function send(target: Target, agent: http.Agent, path: string): Promise<{ status
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 /** `concurrency` loops of `GET /pokemon/:id` over IDS for `durationSeconds`. */
 async function load(target: Target, concurrency: number, durationSeconds: number): Promise<Result> {
@@ -137,10 +135,6 @@ const hitShare = (r: Result) => (r.requests ? (r.outcomes['hit-edge'] + r.outcom
 
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const pct = (share: number) => `${(100 * share).toFixed(share > 0.99 && share < 1 ? 2 : 0)}%`;
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 function spread(values: number[], show: (n: number) => string): string {
   const sorted = [...values].sort((a, b) => a - b);
   if (sorted.length === 1) return show(sorted[0]!);

@@ -20,6 +20,8 @@ import { createExchange, exchangeIds, type NewExchange, type OwnershipConflict }
 import type { Database } from '../src/platform/database.ts';
 import { createScratchDatabase } from '../local/scratch-database.ts';
 import { authorization, startDevServer, type DevServer } from './support/processes.ts';
+import { seedTrainersAndPokemon } from './support/seed.ts';
+import { percentile } from './support/stats.ts';
 
 const serverUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
@@ -39,22 +41,6 @@ interface Result {
   conflictRate: number;
   p50: number;
   p99: number;
-}
-
-/** Trainers `t0…`, each owning POKEMON_PER_TRAINER Pokémon `p0…`, created and in their history. */
-async function seed(pool: pg.Pool): Promise<void> {
-  await pool.query(
-    `INSERT INTO trainers (id, first_name, last_name, date_of_birth) SELECT 't' || i, 'Ash', 'Ketchum', '2000-01-01' FROM generate_series(0, $1::int - 1) i`,
-    [TRAINERS],
-  );
-  await pool.query(
-    `WITH p AS (
-       INSERT INTO pokemon (id, nickname, species_number, level, owner_id, date_of_ownership)
-       SELECT 'p' || i, 'Sparky', 25, 5, 't' || (i % $1::int), '2020-01-01' FROM generate_series(0, $1::int * $2::int - 1) i
-       RETURNING id, owner_id, date_of_ownership)
-     INSERT INTO ownership_history (pokemon_id, trainer_id, acquired_on, source) SELECT id, owner_id, date_of_ownership, 'created' FROM p`,
-    [TRAINERS, POKEMON_PER_TRAINER],
-  );
 }
 
 /** Who owns what, read fresh before each case. */
@@ -82,9 +68,6 @@ function learn(believed: Map<string, string>, exchange: NewExchange, outcome: Ou
   }
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 /** Runs `concurrency` loops of trades for BENCH_SECONDS. */
 async function run(concurrency: number, trade: Trade, believed: Map<string, string>): Promise<Result> {
@@ -158,7 +141,7 @@ const dev = await startDevServer({ DATABASE_URL: scratch.url, REDIS_URL: redisUr
 });
 let at64 = NaN;
 try {
-  await seed(pool);
+  await seedTrainersAndPokemon(pool, TRAINERS, POKEMON_PER_TRAINER);
   // node-postgres drizzle runs the same raw SQL and answers `{ rows }` like neon-http.
   const db = drizzle({ client: pool }) as unknown as Database;
   const api = apiTrade(dev, agent);

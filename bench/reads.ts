@@ -37,6 +37,8 @@ import { migrate } from '../local/db-migrate.ts';
 import { startReplicatedCluster, type ReplicatedCluster } from '../local/pg-cluster.ts';
 import { processCpuSeconds, processTree, treeCpuSeconds } from './support/cpu.ts';
 import { authorization, startDevServer, startStandinProcess, type DevServer } from './support/processes.ts';
+import { seedTrainersAndPokemon } from './support/seed.ts';
+import { median, percentile } from './support/stats.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
@@ -118,22 +120,6 @@ const READ_MIX: string[] = (() => {
 
 // ---------------------------------------------------------------- the cluster
 
-/** Trainers `t0…`, each owning POKEMON_PER_TRAINER Pokémon `p0…` (with their first history entry). */
-async function seed(primary: pg.Client): Promise<void> {
-  await primary.query(
-    `INSERT INTO trainers (id, first_name, last_name, date_of_birth) SELECT 't' || i, 'Ash', 'Ketchum', '2000-01-01' FROM generate_series(0, $1::int - 1) i`,
-    [TRAINERS],
-  );
-  await primary.query(
-    `WITH p AS (
-       INSERT INTO pokemon (id, nickname, species_number, level, owner_id, date_of_ownership)
-       SELECT 'p' || i, 'Sparky', 1 + (i * 7) % 151, 1 + i % 100, 't' || (i % $1::int), '2020-01-01' FROM generate_series(0, $1::int * $2::int - 1) i
-       RETURNING id, owner_id, date_of_ownership)
-     INSERT INTO ownership_history (pokemon_id, trainer_id, acquired_on, source) SELECT id, owner_id, date_of_ownership, 'created' FROM p`,
-    [TRAINERS, POKEMON_PER_TRAINER],
-  );
-}
-
 /** Waits until the replica has replayed everything the primary has written so far. */
 async function waitForReplay(primary: pg.Client, replica: pg.Client): Promise<void> {
   const { rows } = await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
@@ -158,7 +144,7 @@ async function prepare(cluster: ReplicatedCluster): Promise<void> {
   await primary.connect();
   await replica.connect();
   try {
-    await seed(primary);
+    await seedTrainersAndPokemon(primary, TRAINERS, POKEMON_PER_TRAINER);
     await primary.query('VACUUM ANALYZE');
     for (const [name, client] of [['primary', primary], ['replica', replica]] as const) {
       const { rows } = await client.query<{ dir: string }>("SELECT current_setting('data_directory') AS dir");
@@ -205,9 +191,6 @@ function send(baseUrl: string, agent: http.Agent, method: 'GET' | 'PATCH', path:
   });
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
 
 /** `concurrency` loops over the read mix (with writes and bookmarks when `bookmarked`) for BENCH_SECONDS. */
 async function load(server: DevServer, concurrency: number, bookmarked: boolean): Promise<Result> {
@@ -287,10 +270,6 @@ const share = (r: Result, kind: Served) => (r.reads ? (100 * r.served[kind]) / r
 const fmt = (n: number, digits = 0) => n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const pct = (n: number) => `${n.toFixed(n > 0 && n < 1 ? 1 : 0)}%`;
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 function spread(values: number[], show: (n: number) => string): string {
   const sorted = [...values].sort((a, b) => a - b);
   if (sorted.length === 1) return show(sorted[0]!);

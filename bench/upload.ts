@@ -10,9 +10,10 @@
  * BENCH_VERBOSE=1 shows wrangler's output.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { createScratchDatabase } from '../local/scratch-database.ts';
+import { descendants } from './support/cpu.ts';
 import { authorization, ROOT, startDevServer } from './support/processes.ts';
 
 const serverUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -45,24 +46,6 @@ function copyCsv(): string {
     lines.push(`${r.id},${r.nickname},${SPECIES_NUMBERS[r.species]},${r.level},${r.owner},2020-${pad(r.month)}-${pad(r.day)}`);
   }
   return lines.join('\n') + '\n';
-}
-
-/** Every descendant process id of `pid`, read from /proc. */
-function descendants(pid: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const parent = Number(readFileSync(`/proc/${entry}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')[1]);
-      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found: number[] = [];
-  const walk = (p: number) => (children.get(p) ?? []).forEach((child) => (found.push(child), walk(child)));
-  walk(pid);
-  return found;
 }
 
 /** The workerd process that runs the Worker: wrangler dev starts two, and this is the larger. */

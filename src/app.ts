@@ -4,7 +4,7 @@ import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './env.ts';
 import { withSecurity } from './openapi/security.ts';
-import { authenticate } from './platform/auth.ts';
+import { authenticate } from './http/auth.ts';
 import { readCache } from './platform/read-cache.ts';
 import { Problem, problemFor, problemResponse } from './platform/problem.ts';
 import { services } from './platform/services.ts';

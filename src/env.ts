@@ -1,4 +1,4 @@
-import type { Principal } from './platform/auth.ts';
+import type { Principal } from './http/auth.ts';
 import type { RateLimiterBinding } from './platform/config.ts';
 import type { Services } from './platform/services.ts';
 

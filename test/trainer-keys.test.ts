@@ -6,8 +6,8 @@
 import { neon, neonConfig } from '@neondatabase/serverless';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import app from '../src/index.ts';
-import { requiredScope } from '../src/platform/auth.ts';
-import { trainerMayCall } from '../src/platform/trainer-access.ts';
+import { requiredScope } from '../src/http/auth.ts';
+import { trainerMayCall } from '../src/http/trainer-access.ts';
 import { call, callWithBindings, expectedTrips, expectProblem, roundTrips } from './support/api.ts';
 import { historyOf, ownerOf } from './support/exchanges.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';

@@ -10,13 +10,14 @@ import { and, desc, eq, gt, isNull, lt, or, sql } from 'drizzle-orm';
 import { apiKeys } from '../db/schema.ts';
 import { sqlState, SQLSTATE, type Database } from '../platform/database.ts';
 import { sha256 } from '../platform/hashing.ts';
+import type { RateLimit } from '../platform/rate-limit.ts';
 
 export const SCOPES = ['read', 'write', 'admin', 'trainer'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /**
  * `admin` implies every scope, `write` and `trainer` imply `read`. (What a `trainer` key may
- * write is decided per route and per row: `platform/trainer-access.ts`.)
+ * write is decided per route and per row: `http/trainer-access.ts`.)
  */
 export function grants(scopes: readonly Scope[], needed: Scope): boolean {
   if (scopes.includes('admin')) return true;
@@ -67,10 +68,7 @@ export function isWellFormedKey(token: string): boolean {
 /** What is stored in place of a key. */
 export const hashKey = (key: string): Promise<string> => sha256(key);
 
-export interface RateLimit {
-  requests: number;
-  windowSeconds: number;
-}
+export type { RateLimit };
 
 export interface ApiKey {
   id: string;

@@ -3,8 +3,8 @@
  * ({@link requiredScope}): every operation that needs a key says so, with the 401/403/429 it
  * can answer, so the contract cannot drift from the middleware.
  */
-import { requiredScope } from '../platform/auth.ts';
-import { trainerMayCall } from '../platform/trainer-access.ts';
+import { requiredScope } from '../http/auth.ts';
+import { trainerMayCall } from '../http/trainer-access.ts';
 import { problemContent } from './problem-schema.ts';
 
 type Operation = { security?: Record<string, string[]>[]; responses?: Record<string, unknown>; description?: string };

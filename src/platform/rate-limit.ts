@@ -12,8 +12,13 @@
  * Headers follow draft-ietf-httpapi-ratelimit-headers-10: `RateLimit-Policy: "key";q=600;w=60`
  * and `RateLimit: "key";r=12;t=31`.
  */
-import type { RateLimit } from '../domain/keys.ts';
 import type { Redis } from './redis.ts';
+
+/** A limit: at most `requests` per `windowSeconds`. */
+export interface RateLimit {
+  requests: number;
+  windowSeconds: number;
+}
 
 export interface RateLimitVerdict {
   allowed: boolean;

@@ -1,7 +1,7 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import * as keys from '../../domain/keys.ts';
 import type { AppEnv } from '../../env.ts';
-import { forgetKey } from '../../platform/auth.ts';
+import { forgetKey } from '../../http/auth.ts';
 import { decodeCursor, invalidCursor, toPage } from '../../platform/pagination.ts';
 import { Problem } from '../../platform/problem.ts';
 import type * as routes from './keys.routes.ts';

@@ -9,8 +9,8 @@
 import { createMiddleware } from 'hono/factory';
 import { grants, hashKey, isWellFormedKey, verifyKey, type ApiKey, type RateLimit, type Scope } from '../domain/keys.ts';
 import type { AppEnv } from '../env.ts';
-import { Problem } from './problem.ts';
-import { consume } from './rate-limit.ts';
+import { Problem } from '../platform/problem.ts';
+import { consume } from '../platform/rate-limit.ts';
 import { trainerRefusal } from './trainer-access.ts';
 
 /** Who made a request. */
