@@ -98,7 +98,10 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
   // HEAD is routed to the GET handlers (the body is dropped afterwards).
   if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
     await next();
-    if (ttlSeconds > 0 && c.res.status < 400) await invalidate(cache, redis, ttlSeconds);
+    // A 4xx changed nothing; a 5xx may have come after the database changed (e.g. Redis failed
+    // after a commit), so it invalidates too.
+    const status = c.res.status;
+    if (ttlSeconds > 0 && (status < 400 || status >= 500)) await invalidate(cache, redis, ttlSeconds);
     return;
   }
   if (!CACHEABLE.test(path)) return next();
