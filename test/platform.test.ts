@@ -148,6 +148,15 @@ describe('read replicas', () => {
     expect(problem.headers.get('X-Bookmark')).toBeNull();
   });
 
+  it('never answers with a bookmark older than the one sent (health probes replicas without moving it)', async () => {
+    const written = await call('/trainers', { method: 'POST', json: { id: `bm-${crypto.randomUUID().slice(0, 8)}`, firstName: 'A', lastName: 'B', dateOfBirth: '2000-01-01' } });
+    const sent = written.headers.get('X-Bookmark')!;
+    for (const path of ['/health', '/species/pikachu']) {
+      const answered = (await call(path, { headers: { 'X-Bookmark': sent } })).headers.get('X-Bookmark')!;
+      expect(BigInt(`0x${answered.slice(0, 16)}`), path).toBeGreaterThanOrEqual(BigInt(`0x${sent.slice(0, 16)}`));
+    }
+  });
+
   it('answers 422 for a bookmark this API did not issue', async () => {
     for (const bookmark of ['nope', '0/16B3748', '00000000016b3748-', 'x'.repeat(300)]) {
       const problem = await expectProblem(await call('/trainers', { headers: { 'X-Bookmark': bookmark } }), 422);

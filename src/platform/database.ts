@@ -104,14 +104,21 @@ export class DatabaseSession {
     this.replicaUrl = up[Math.floor(Math.random() * up.length)];
   }
 
-  /** The state this request's answer reflects, for `X-Bookmark`; `undefined` before any database round trip. */
+  /**
+   * The state this request's answer reflects, for `X-Bookmark`; `undefined` before any database
+   * round trip. Never older than the bookmark the client sent: bookmarks only move forward.
+   */
   get bookmark(): Bookmark | undefined {
-    return this.#observed;
+    if (this.#observed === undefined) return undefined;
+    return this.requested !== undefined && this.requested.lsn > this.#observed.lsn ? this.requested : this.#observed;
   }
 
-  /** Records what a round trip reported; after a write, the rest of the request reads from the primary. */
+  /**
+   * Records what a round trip reported, keeping the newest position (a later round trip on a
+   * replica can report an older one); after a write, the rest of the request reads from the primary.
+   */
   observe(bookmark: Bookmark): void {
-    this.#observed = bookmark;
+    if (this.#observed === undefined || bookmark.lsn >= this.#observed.lsn) this.#observed = bookmark;
     if (bookmark.xid !== undefined) this.#wrote = true;
   }
 
@@ -246,7 +253,8 @@ async function onReplica(replicaUrl: string, init: NeonInit, context: TransportC
   const { results } = (await response.json()) as { results: NeonResult[] };
   if (check.length > 0 && results[0]?.rows[0]?.[0] !== 't') return undefined;
   const bookmark = bookmarkFrom(results.at(-1));
-  if (bookmark) session.observe(bookmark);
+  // A pinned read (a health probe) checked nothing against the client's bookmark: it must not move it.
+  if (bookmark && !pinned) session.observe(bookmark);
   return unwrapped(results, batch, check.length, 1);
 }
 
