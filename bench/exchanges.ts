@@ -16,7 +16,8 @@
 import { drizzle } from 'drizzle-orm/node-postgres';
 import http from 'node:http';
 import pg from 'pg';
-import { createExchange, exchangeIds, type NewExchange, type OwnershipConflict } from '../src/domain/exchanges.ts';
+import { createExchange, type NewExchange, type OwnershipConflict } from '../src/domain/exchanges.ts';
+import { requestIds } from '../src/domain/request-ids.ts';
 import type { Database } from '../src/platform/database.ts';
 import { createScratchDatabase } from '../local/scratch-database.ts';
 import { authorization, startDevServer, type DevServer } from './support/processes.ts';
@@ -122,7 +123,7 @@ function apiTrade(server: DevServer, agent: http.Agent): Trade {
 /** The same statement straight to PostgreSQL. */
 function directTrade(db: Database): Trade {
   return async (exchange) => {
-    const result = await createExchange(db, await exchangeIds(undefined, exchange), exchange);
+    const result = await createExchange(db, await requestIds('ex', 'exchanges', undefined, exchange), exchange);
     if (result.status === 'unknown') throw new Error(`unknown ids: ${JSON.stringify(result)}`);
     return result.status === 'created' ? { status: 'created' } : { status: 'conflict', conflicts: result.conflicts };
   };

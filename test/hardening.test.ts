@@ -5,11 +5,12 @@
 import { neon, neonConfig } from '@neondatabase/serverless';
 import { Redis } from '@upstash/redis/cloudflare';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { exchangeIds, IDEMPOTENCY_WINDOW_MS } from '../src/domain/exchanges.ts';
+import { IDEMPOTENCY_WINDOW_MS, requestIds } from '../src/domain/request-ids.ts';
 import { uploadKeys } from '../src/domain/uploads/staging.ts';
 import { call, callWithBindings, DEAD_URL, expectProblem } from './support/api.ts';
 import { ownerOf, postExchange } from './support/exchanges.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
+import { trainerWithKey } from './support/offers.ts';
 
 const bindings = inject('bindings');
 const onPostgres = inject('engines').startsWith('postgres');
@@ -265,7 +266,7 @@ describe('Idempotency-Key window (#10)', () => {
     const { a, b, p, body } = await trade();
     const key = uniqueId('idem');
     const insertEarlier = async (ageMs: number) => {
-      const { id } = await exchangeIds({ caller: 'admin', key }, body, Date.now() - ageMs);
+      const { id } = await requestIds('ex', 'exchanges', { caller: 'admin', key }, body, Date.now() - ageMs);
       await sql.query(
         `INSERT INTO exchanges (id, trainer_a, trainer_b, pokemons_a, pokemons_b, created_at) VALUES ($1, $2, $3, $4, '{}', now() - $5::interval)`,
         [id, a.id, b.id, `{${p.id}}`, `${ageMs} milliseconds`],
@@ -282,7 +283,7 @@ describe('Idempotency-Key window (#10)', () => {
     // 23 hours ago under another key (its Redis answer lost): a retry finds it, whichever window it fell in.
     const { a: c, b: d, p: q, body: other } = await trade();
     const retryKey = uniqueId('idem');
-    const { id: earlier } = await exchangeIds({ caller: 'admin', key: retryKey }, other, Date.now() - 23 * 60 * 60 * 1000);
+    const { id: earlier } = await requestIds('ex', 'exchanges', { caller: 'admin', key: retryKey }, other, Date.now() - 23 * 60 * 60 * 1000);
     await sql.query(
       `INSERT INTO exchanges (id, trainer_a, trainer_b, pokemons_a, pokemons_b, created_at) VALUES ($1, $2, $3, $4, '{}', now() - interval '23 hours')`,
       [earlier, c.id, d.id, `{${q.id}}`],
@@ -291,6 +292,31 @@ describe('Idempotency-Key window (#10)', () => {
     expect(found.status).toBe(201);
     expect(((await found.json()) as { id: string }).id).toBe(earlier);
     expect(await ownerOf(q.id)).toBe(c.id);
+  });
+  it('offers too: the same key and body after the window makes a new offer; within it, the earlier one is found', async () => {
+    const [ash, misty] = await Promise.all([trainerWithKey(1), trainerWithKey(0)]);
+    const body = { from: ash.id, to: misty.id, give: [ash.pokemon[0]], want: [], expiresInSeconds: 3600 };
+    // An offer made under `key` `ageMs` ago, its stored answer gone from Redis.
+    const insertEarlier = async (key: string, ageMs: number) => {
+      const { id } = await requestIds('of', 'offers', { caller: 'admin', key }, body, Date.now() - ageMs);
+      await sql.query(
+        `INSERT INTO offers (id, from_id, to_id, give, want, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, '{}', now() - $5::interval, now() - $5::interval + interval '1 hour')`,
+        [id, ash.id, misty.id, `{${ash.pokemon[0]}}`, `${ageMs} milliseconds`],
+      );
+      return id;
+    };
+    const key = uniqueId('idem');
+    const old = await insertEarlier(key, IDEMPOTENCY_WINDOW_MS + 60 * 60 * 1000);
+    const later = await call('/offers', { method: 'POST', json: body, headers: { 'Idempotency-Key': key } });
+    expect(later.status, await later.clone().text()).toBe(201);
+    expect(((await later.json()) as { id: string }).id).not.toBe(old);
+
+    const retryKey = uniqueId('idem');
+    const earlier = await insertEarlier(retryKey, 23 * 60 * 60 * 1000);
+    const retry = await call('/offers', { method: 'POST', json: body, headers: { 'Idempotency-Key': retryKey } });
+    expect(retry.status).toBe(201);
+    expect(((await retry.json()) as { id: string }).id).toBe(earlier);
   });
 });
 

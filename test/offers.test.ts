@@ -114,8 +114,7 @@ describe('POST /offers', () => {
     expect(retry.headers.get('Idempotent-Replayed')).toBe('true');
     expect(await retry.json()).toEqual(firstBody);
     // And after a lost answer (the slot gone), the derived id finds the same offer.
-    const keyId = ((await (await call('/keys?limit=100')).json()) as { data: { id: string; trainer: string | null }[] }).data.find((k) => k.trainer === ash.id)!.id;
-    await redis.del(idempotencySlot(keyId, 'offers', headers['Idempotency-Key']));
+    await redis.del(idempotencySlot(ash.keyId, 'offers', headers['Idempotency-Key']));
     const again = await postOffer(ash.key, body, headers);
     expect(again.status).toBe(201);
     expect(await again.json()).toEqual(firstBody);
@@ -279,8 +278,7 @@ describe('POST /offers/:id/accept', () => {
     const replay = await acceptOffer(misty.key, offer.id, headers);
     expect(replay.headers.get('Idempotent-Replayed')).toBe('true');
     expect(await replay.json()).toEqual(firstBody);
-    const keyId = ((await (await call('/keys?limit=100')).json()) as { data: { id: string; trainer: string | null }[] }).data.find((k) => k.trainer === misty.id)!.id;
-    await redis.del(idempotencySlot(keyId, 'offers.accept', headers['Idempotency-Key']));
+    await redis.del(idempotencySlot(misty.keyId, 'offers.accept', headers['Idempotency-Key']));
     const retry = await acceptOffer(misty.key, offer.id, headers);
     expect(retry.status).toBe(201);
     expect(await retry.json()).toEqual(firstBody);

@@ -6,8 +6,8 @@ import { and, desc, eq, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import { exchanges } from '../db/schema.ts';
 import { retryOnSqlState, SQLSTATE, type Database } from '../platform/database.ts';
-import { canonicalJson, sha256 } from '../platform/hashing.ts';
 import { existsWhere, pageWithFlag } from './page-with-flag.ts';
+import { IDEMPOTENCY_WINDOW_INTERVAL, type RequestIds } from './request-ids.ts';
 
 export interface NewExchange {
   trainerA: string;
@@ -47,49 +47,6 @@ function toExchange(row: typeof exchanges.$inferSelect): Exchange {
     createdAt: row.createdAt.toISOString(),
     offerId: row.offerId,
   };
-}
-
-/** How long an Idempotency-Key's exchange counts as the earlier attempt of a retry (the key's replay window). */
-export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
-
-/** The id an exchange takes, and (with an Idempotency-Key) the id an earlier attempt of it may have taken. */
-export interface ExchangeIds {
-  id: string;
-  /** The previous window's id: an attempt made before the window turned, possibly less than 24 h ago. */
-  previous?: string;
-}
-
-const derived = async (seed: string, window: number) => `ex_${(await sha256(`${seed}:${window}`)).slice(0, 32)}`;
-
-/**
- * The exchange's id: `ex_` and 32 hex digits. Random, or — for a request with an
- * Idempotency-Key — derived from the caller, the key, the body and the 24-hour window `now` falls
- * in, so a retry whose first attempt did commit (its answer lost to a timeout) finds that
- * exchange instead of trading again. A retry can straddle a window's end, so the previous
- * window's id is looked for too, and either counts only if created within the last 24 hours
- * (`createExchange`): the same key and body a day later is a new trade, with a new id.
- */
-export async function exchangeIds(
-  idempotencyKey: { caller: string; key: string } | undefined,
-  input: NewExchange,
-  now = Date.now(),
-): Promise<ExchangeIds> {
-  if (idempotencyKey === undefined) return { id: `ex_${crypto.randomUUID().replaceAll('-', '')}` };
-  const seed = `exchanges:${idempotencyKey.caller}:${idempotencyKey.key}:${canonicalJson(input)}`;
-  const window = Math.floor(now / IDEMPOTENCY_WINDOW_MS);
-  return { id: await derived(seed, window), previous: await derived(seed, window - 1) };
-}
-
-/**
- * A server-made id: `<prefix>_` and 32 hex digits. Random, or — for a request with an
- * Idempotency-Key — derived from the route (`scope`), the caller, the key and the body, so a
- * retry whose first attempt did commit (its answer lost to a timeout) finds what it made
- * instead of making it again.
- */
-export async function requestId(prefix: string, scope: string, idempotencyKey: { caller: string; key: string } | undefined, input: unknown): Promise<string> {
-  if (idempotencyKey === undefined) return `${prefix}_${crypto.randomUUID().replaceAll('-', '')}`;
-  const { caller, key } = idempotencyKey;
-  return `${prefix}_${(await sha256(`${scope}:${caller}:${key}:${canonicalJson(input)}`)).slice(0, 32)}`;
 }
 
 /** What a trade statement trades: SQL expressions, so they can be parameters or columns of a row the statement locked first. */
@@ -177,11 +134,11 @@ export const TRADE_ATTEMPTS = 3;
  * else; Postgres aborts one of the two, and an aborted exchange wrote nothing, so it is retried
  * (a rare extra round trip).
  */
-export async function createExchange(db: Database, ids: ExchangeIds, input: NewExchange): Promise<CreateExchangeResult> {
+export async function createExchange(db: Database, ids: RequestIds, input: NewExchange): Promise<CreateExchangeResult> {
   return retryOnSqlState([SQLSTATE.deadlockDetected], TRADE_ATTEMPTS, () => runExchange(db, ids, input));
 }
 
-async function runExchange(db: Database, ids: ExchangeIds, { trainerA, trainerB, pokemonsA, pokemonsB }: NewExchange): Promise<CreateExchangeResult> {
+async function runExchange(db: Database, ids: RequestIds, { trainerA, trainerB, pokemonsA, pokemonsB }: NewExchange): Promise<CreateExchangeResult> {
   const { id } = ids;
   const { rows } = await db.execute<{
     id: string | null;
@@ -193,7 +150,7 @@ async function runExchange(db: Database, ids: ExchangeIds, { trainerA, trainerB,
     -- An earlier attempt of this request (same Idempotency-Key and body), if made within the key's 24 hours.
     WITH earlier AS (
       SELECT id, created_at FROM exchanges
-      WHERE id IN (${id}, ${ids.previous ?? id}) AND created_at > now() - ${`${IDEMPOTENCY_WINDOW_MS} milliseconds`}::interval
+      WHERE id IN (${id}, ${ids.previous ?? id}) AND created_at > now() - ${IDEMPOTENCY_WINDOW_INTERVAL}::interval
       ORDER BY created_at DESC LIMIT 1
     ),
     ${tradeSteps({

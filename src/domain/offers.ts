@@ -14,6 +14,7 @@ import { retryOnSqlState, SQLSTATE, type Database } from '../platform/database.t
 import { DomainError } from './errors.ts';
 import { TRADE_ATTEMPTS, tradeSteps, type Exchange } from './exchanges.ts';
 import { existsWhere, pageWithFlag } from './page-with-flag.ts';
+import { IDEMPOTENCY_WINDOW_INTERVAL, type RequestIds } from './request-ids.ts';
 
 /** `expired` is not stored: an offer is expired when it is open and past `expiresAt`. */
 export const OFFER_STATUSES = ['open', 'accepted', 'declined', 'withdrawn', 'expired'] as const;
@@ -98,12 +99,18 @@ const RAW_COLUMNS = sql`o.id, o.from_id AS "fromId", o.to_id AS "toId", o.give, 
  * Creates an offer in one statement: both trainers must exist (else `not-found`), `from` must
  * own every `give` and `to` every `want` (else `conflict` listing each with its owner now).
  * Nothing is locked: the owners are checked again, under locks, when the offer is accepted.
- * An offer with this id already (an idempotent retry) is returned as it is.
+ * An offer with one of these ids made within the replay window (an idempotent retry) is returned
+ * as it is.
  */
-export async function createOffer(db: Database, id: string, input: NewOffer): Promise<Offer> {
+export async function createOffer(db: Database, ids: RequestIds, input: NewOffer): Promise<Offer> {
+  const { id } = ids;
   const { from, to, give, want } = input;
   const { rows } = await db.execute<Partial<OfferRecord> & { missing: string[]; conflicts: OfferConflict[] | null }>(sql`
-    WITH earlier AS (SELECT * FROM offers WHERE id = ${id}),
+    WITH earlier AS (
+      SELECT * FROM offers
+      WHERE id IN (${id}, ${ids.previous ?? id}) AND created_at > now() - ${IDEMPOTENCY_WINDOW_INTERVAL}::interval
+      ORDER BY created_at DESC LIMIT 1
+    ),
     found AS (SELECT id FROM trainers WHERE id IN (${from}, ${to})),
     listed AS (
       SELECT id, ${from}::text AS expected FROM unnest(${sql.param(give)}::text[]) AS id
@@ -254,20 +261,21 @@ export interface AcceptedOffer {
  * 4. `closed` marks the offer accepted, gated on the same verdict as the trade.
  *
  * A Pokémon that changed hands since the offer was made → `conflict` listing them; nothing moves
- * and the offer stays open. `exchangeId` is derived from the Idempotency-Key when there is one: a
- * retry after a lost answer finds its own exchange (`earlier`) and is answered as the first was.
+ * and the offer stays open. The exchange's ids are derived from the Idempotency-Key when there is
+ * one: a retry after a lost answer finds its own exchange (`earlier`) and is answered as the first was.
  */
-export async function acceptOffer(db: Database, id: string, caller: string, exchangeId: string): Promise<AcceptedOffer> {
-  return retryOnSqlState([SQLSTATE.deadlockDetected], TRADE_ATTEMPTS, () => runAccept(db, id, caller, exchangeId));
+export async function acceptOffer(db: Database, id: string, caller: string, ids: RequestIds): Promise<AcceptedOffer> {
+  return retryOnSqlState([SQLSTATE.deadlockDetected], TRADE_ATTEMPTS, () => runAccept(db, id, caller, ids));
 }
 
-async function runAccept(db: Database, id: string, caller: string, exchangeId: string): Promise<AcceptedOffer> {
+async function runAccept(db: Database, id: string, caller: string, ids: RequestIds): Promise<AcceptedOffer> {
+  const exchangeId = ids.id;
   const field = (column: string) => sql.raw(`(SELECT ${column} FROM ready)`);
   const { rows } = await db.execute<
-    Partial<OfferRecord> & { accepted_at: string | null; exchanged_at: string | null; trainers: string[]; conflicts: OfferConflict[] | null }
+    Partial<OfferRecord> & { accepted_at: string | null; exchange_id: string | null; exchanged_at: string | null; trainers: string[]; conflicts: OfferConflict[] | null }
   >(sql`
     WITH offer AS MATERIALIZED (SELECT * FROM offers WHERE id = ${id} FOR UPDATE),
-    earlier AS (SELECT created_at FROM exchanges WHERE id = ${exchangeId} AND offer_id = ${id}),
+    earlier AS (SELECT id, created_at FROM exchanges WHERE id IN (${exchangeId}, ${ids.previous ?? exchangeId}) AND offer_id = ${id}),
     ready AS MATERIALIZED (SELECT * FROM offer WHERE to_id = ${caller} AND status = 'open' AND expires_at > now()),
     ${tradeSteps({
       id: exchangeId,
@@ -283,6 +291,7 @@ async function runAccept(db: Database, id: string, caller: string, exchangeId: s
     )
     SELECT ${RAW_COLUMNS},
       (SELECT closed_at FROM closed) AS accepted_at,
+      coalesce((SELECT id FROM exchange), (SELECT id FROM earlier)) AS exchange_id,
       coalesce((SELECT created_at FROM exchange), (SELECT created_at FROM earlier)) AS exchanged_at,
       ARRAY(SELECT id FROM trainer_locks) AS trainers,
       (SELECT json_agg(json_build_object('pokemon', id, 'expectedOwner', from_id, 'owner', owner_id) ORDER BY id)
@@ -290,10 +299,10 @@ async function runAccept(db: Database, id: string, caller: string, exchangeId: s
     FROM (SELECT 1) AS one LEFT JOIN offer AS o ON true`);
   const row = rows[0]!;
   checkActor(row, id, caller, 'to', 'accept');
-  if (row.exchanged_at !== null) {
-    const offer = toOffer({ ...row, status: 'accepted', closedAt: row.accepted_at ?? row.closedAt, exchangeId });
+  if (row.exchange_id !== null && row.exchanged_at !== null) {
+    const offer = toOffer({ ...row, status: 'accepted', closedAt: row.accepted_at ?? row.closedAt, exchangeId: row.exchange_id });
     const exchange: Exchange = {
-      id: exchangeId,
+      id: row.exchange_id,
       trainerA: offer.from,
       trainerB: offer.to,
       pokemonsA: offer.give,

@@ -52,15 +52,26 @@ function replay(entry: Entry, bodyHash: string): Response {
   return new Response(entry.body, { status: entry.status, headers: { ...entry.headers, 'Idempotent-Replayed': 'true' } });
 }
 
+/** Who sent an Idempotency-Key, and the key: what server-made ids of the request derive from. */
+export interface CallerKey {
+  caller: string;
+  key: string;
+}
+
 /**
- * Runs `run` at most once per key. The key is claimed and any earlier state read in one
+ * Runs `run` at most once per key, handing it the caller's key (if any). The key is claimed and any earlier state read in one
  * `SET … NX GET`; the answer (success or a 4xx problem) is stored for
  * {@link IDEMPOTENCY_TTL_SECONDS}. On a 5xx or an unexpected error the key is released so
  * the client can retry.
  */
-export async function idempotent<R extends Response>(c: Context<AppEnv>, options: IdempotencyOptions, run: () => Promise<R>): Promise<R> {
-  if (options.key === undefined) return run();
-  const slot = idempotencySlot(c.var.principal?.id ?? 'anonymous', options.scope, options.key);
+export async function idempotent<R extends Response>(
+  c: Context<AppEnv>,
+  options: IdempotencyOptions,
+  run: (callerKey: CallerKey | undefined) => Promise<R>,
+): Promise<R> {
+  if (options.key === undefined) return run(undefined);
+  const callerKey = { caller: c.var.principal?.id ?? 'anonymous', key: options.key };
+  const slot = idempotencySlot(callerKey.caller, options.scope, callerKey.key);
   const bodyHash = await sha256(canonicalJson(options.request));
   const inFlight: Entry = { state: 'in-flight', bodyHash };
   const previous = await c.var.services.redis.set<Entry>(slot, inFlight, { nx: true, get: true, ex: IN_FLIGHT_TTL_SECONDS });
@@ -69,7 +80,7 @@ export async function idempotent<R extends Response>(c: Context<AppEnv>, options
 
   let response: R;
   try {
-    response = await run();
+    response = await run(callerKey);
   } catch (error) {
     const problem = problemFor(error, c.get('requestId'));
     if (problem.status >= 500) {

@@ -12,13 +12,13 @@ import { createKey } from './keys.ts';
 
 export type AcceptedOffer = Offer & { exchange: Exchange };
 
-/** A trainer, its trainer key, and `pokemon` Pokémon it owns. */
+/** A trainer, its trainer key (and the key's id), and `pokemon` Pokémon it owns. */
 export async function trainerWithKey(pokemon = 0) {
   const trainer = await createTrainer();
-  const { key } = await createKey({ scopes: ['trainer'], trainer: trainer.id });
+  const { key, id: keyId } = await createKey({ scopes: ['trainer'], trainer: trainer.id });
   const owned = [];
   for (let i = 0; i < pokemon; i++) owned.push((await createPokemon(trainer.id)).id);
-  return { id: trainer.id, key, pokemon: owned };
+  return { id: trainer.id, key, keyId, pokemon: owned };
 }
 
 /** `POST /offers` with `key` (sent as given, so invalid bodies can be tried too). */

@@ -1,5 +1,6 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import * as exchanges from '../../domain/exchanges.ts';
+import { requestIds } from '../../domain/request-ids.ts';
 import type { AppEnv } from '../../env.ts';
 import { idempotent } from '../../platform/idempotency.ts';
 import { decodeCursor, invalidCursor, toPage } from '../../platform/pagination.ts';
@@ -39,8 +40,8 @@ function conflictProblem(input: exchanges.NewExchange, conflicts: exchanges.Owne
 export const createExchange: RouteHandler<typeof routes.createExchange, AppEnv> = async (c) => {
   const input = c.req.valid('json');
   const key = c.req.valid('header')['idempotency-key'];
-  return idempotent(c, { scope: 'exchanges', key, request: input }, async () => {
-    const ids = await exchanges.exchangeIds(key === undefined ? undefined : { caller: c.var.principal?.id ?? 'anonymous', key }, input);
+  return idempotent(c, { scope: 'exchanges', key, request: input }, async (callerKey) => {
+    const ids = await requestIds('ex', 'exchanges', callerKey, input);
     const result = await exchanges.createExchange(c.var.services.db.primary, ids, input);
     if (result.status === 'unknown') throw unknownProblem(input, result);
     if (result.status === 'conflict') throw conflictProblem(input, result.conflicts);

@@ -1,7 +1,7 @@
 import type { RouteHandler } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { requestId } from '../../domain/exchanges.ts';
 import * as offers from '../../domain/offers.ts';
+import { requestIds } from '../../domain/request-ids.ts';
 import type { AppEnv } from '../../env.ts';
 import { idempotent } from '../../platform/idempotency.ts';
 import { decodeCursor, invalidCursor, toPage } from '../../platform/pagination.ts';
@@ -17,11 +17,6 @@ function actingTrainer(c: Context<AppEnv>, verb: string): string {
   return trainer;
 }
 
-/** The Idempotency-Key and who sent it, for ids derived from them. */
-function idempotencyOf(c: Context<AppEnv>, key: string | undefined) {
-  return key === undefined ? undefined : { caller: c.var.principal?.id ?? 'anonymous', key };
-}
-
 export const createOffer: RouteHandler<typeof routes.createOffer, AppEnv> = async (c) => {
   const input = c.req.valid('json');
   const key = c.req.valid('header')['idempotency-key'];
@@ -34,8 +29,8 @@ export const createOffer: RouteHandler<typeof routes.createOffer, AppEnv> = asyn
   if (from === undefined) throw invalid('/from', 'is required with a key that is not a trainer key');
   if (from === input.to) throw invalid('/to', 'must differ from the offering trainer');
   const offer = { ...input, from };
-  return idempotent(c, { scope: 'offers', key, request: offer }, async () => {
-    const created = await offers.createOffer(c.var.services.db.primary, await requestId('of', 'offers', idempotencyOf(c, key), offer), offer);
+  return idempotent(c, { scope: 'offers', key, request: offer }, async (callerKey) => {
+    const created = await offers.createOffer(c.var.services.db.primary, await requestIds('of', 'offers', callerKey, offer), offer);
     return c.json(created, 201, { Location: `/offers/${created.id}` });
   });
 };
@@ -68,9 +63,9 @@ export const acceptOffer: RouteHandler<typeof routes.acceptOffer, AppEnv> = asyn
   const { id } = c.req.valid('param');
   const trainer = actingTrainer(c, 'accept');
   const key = c.req.valid('header')['idempotency-key'];
-  return idempotent(c, { scope: 'offers.accept', key, request: { offer: id } }, async () => {
-    const exchangeId = await requestId('ex', 'offers.accept', idempotencyOf(c, key), { offer: id });
-    const { offer, exchange } = await offers.acceptOffer(c.var.services.db.primary, id, trainer, exchangeId);
+  return idempotent(c, { scope: 'offers.accept', key, request: { offer: id } }, async (callerKey) => {
+    const exchangeIds = await requestIds('ex', 'offers.accept', callerKey, { offer: id });
+    const { offer, exchange } = await offers.acceptOffer(c.var.services.db.primary, id, trainer, exchangeIds);
     return c.json({ ...offer, exchange }, 201, { Location: `/exchanges/${exchange.id}` });
   });
 };
