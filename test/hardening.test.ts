@@ -102,6 +102,40 @@ describe('bounded answers (#1)', () => {
   });
 });
 
+describe('a chunked JSON body over 64 KiB (#3)', () => {
+  /** A chunked JSON body of `chunks` × 16 KiB that records how far it was read and whether it was cancelled. */
+  function countedBody(chunks: number) {
+    const state = { pulled: 0, finished: false, cancelled: false };
+    const piece = new TextEncoder().encode('x'.repeat(16 * 1024));
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(new TextEncoder().encode('{"id":"')),
+      pull(controller) {
+        if (state.pulled++ < chunks) return controller.enqueue(piece);
+        controller.enqueue(new TextEncoder().encode('"}'));
+        controller.close();
+        state.finished = true;
+      },
+      cancel: () => void (state.cancelled = true),
+    });
+    return { state, stream };
+  }
+  const post = (body: ReadableStream<Uint8Array>) =>
+    call('/trainers', { method: 'POST', body, headers: { 'Content-Type': 'application/json' }, duplex: 'half' } as RequestInit);
+
+  it('is read to its end before the 413 (answering mid-upload breaks the connection)', async () => {
+    const { state, stream } = countedBody(64); // 1 MiB
+    await expectProblem(await post(stream), 413);
+    expect(state).toMatchObject({ finished: true, cancelled: false });
+  });
+
+  it('is cancelled past 8 MiB, still with a 413', async () => {
+    const { state, stream } = countedBody(1024); // 16 MiB
+    await expectProblem(await post(stream), 413);
+    expect(state.cancelled).toBe(true);
+    expect(state.pulled).toBeLessThan(1024);
+  });
+});
+
 describe('database sessions cut or cancelled (#2)', () => {
   it('answers 503 with Retry-After for a statement cancelled (57014) under an exchange, and the retry trades', async () => {
     const { a, b, p, body } = await trade();
