@@ -6,6 +6,7 @@ import { neon, neonConfig } from '@neondatabase/serverless';
 import { Redis } from '@upstash/redis/cloudflare';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { exchangeIds, IDEMPOTENCY_WINDOW_MS } from '../src/domain/exchanges.ts';
+import { SQLSTATE } from '../src/platform/database.ts';
 import { uploadKeys } from '../src/domain/uploads/staging.ts';
 import { call, callWithBindings, DEAD_URL, expectProblem } from './support/api.ts';
 import { ownerOf, postExchange } from './support/exchanges.ts';
@@ -166,12 +167,16 @@ describe('database sessions cut or cancelled (#2)', () => {
     }
   });
 
-  it('answers 503 for an exchange whose backend is terminated while it waits on a lock, and the retry trades', async () => {
+  const interventions = [
+    ['terminated', 'pg_terminate_backend', SQLSTATE.adminShutdown],
+    ['cancelled', 'pg_cancel_backend', SQLSTATE.queryCanceled],
+  ] as const;
+  for (const [what, operatorFunction, state] of interventions) it(`answers 503 for an exchange whose backend is ${what} (${operatorFunction}) while it waits on a lock, and the retry trades`, async () => {
     const { a, b, p, body } = await trade();
     const key = { 'Idempotency-Key': uniqueId('idem') };
     if (!onPostgres) {
       // PGlite is one session that cannot be terminated from another: its engine raises the same SQLSTATE instead.
-      const cleanup = await failOnce('exchanges', 'trainer_a', a.id, '57P01');
+      const cleanup = await failOnce('exchanges', 'trainer_a', a.id, state);
       await expectUnavailable(await postExchange(body, key)).finally(cleanup);
     } else {
       const marker = `hold_${crypto.randomUUID().replaceAll('-', '')}`;
@@ -186,7 +191,7 @@ describe('database sessions cut or cancelled (#2)', () => {
       const trading = postExchange(body, key);
       // Only the session our holder blocks (the exchange: nothing else touches this Pokémon); other tests' are never touched.
       const { pid } = await pollFor(() => activity('$1 = ANY (pg_blocking_pids(pid))', [holderPid]));
-      await sql.query('SELECT pg_terminate_backend($1)', [pid]);
+      await sql.query(`SELECT ${operatorFunction}($1)`, [pid]);
       await expectUnavailable(await trading);
       await holder;
     }
