@@ -5,11 +5,11 @@
  * ports, on the embedded engines, waits for /health, notes every process of the stack, stops it
  * one way, and checks that within a few seconds no process of it is left and no port is bound.
  * The first case also sends chunked JSON bodies over 64 KiB through `wrangler dev`'s proxy,
- * which must all get their 413.
+ * which must all get their 413, and checks that no secret is on any command line of the stack.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { after, describe, it } from 'node:test';
@@ -143,6 +143,13 @@ describe('npm run dev', () => {
           assert.deepEqual(seen, { '413 /problems/payload-too-large': 60 });
         }
         pids = tree();
+        if (index === 0) {
+          // Secrets travel in 0600 files, never on a command line (readable by anyone in /proc).
+          const { UPSTASH_REDIS_REST_TOKEN: token } = JSON.parse(readFileSync(`${ROOT}.data/standins.json`, 'utf8')) as Record<string, string>;
+          const adminKey = readFileSync(`${ROOT}.data/admin-api-key`, 'utf8').trim();
+          assert.deepEqual(pids.filter((pid) => commandLine(pid).includes(token!) || commandLine(pid).includes(adminKey)), [], 'a secret on a command line');
+          assert.equal(statSync(`${ROOT}.data/wrangler-dev.env`).mode & 0o777, 0o600);
+        }
         const devPid = pids.find((pid) => commandLine(pid).includes('local/dev.ts'));
         assert.ok(devPid, 'no local/dev.ts process');
         assert.ok(pids.some((pid) => commandLine(pid).includes('workerd')), 'no workerd process');
@@ -151,6 +158,7 @@ describe('npm run dev', () => {
         while (pids.some(alive) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
         assert.deepEqual(pids.filter(alive).map((pid) => `${pid} ${commandLine(pid).slice(0, 120)}`), [], 'processes left running');
         for (const [variable, port] of Object.entries(stack.ports)) assert.ok(await isFree(port), `${variable} ${port} still bound`);
+        for (const file of ['wrangler-dev.env', 'standins.json']) assert.ok(!existsSync(`${ROOT}.data/${file}`), `.data/${file} left behind`);
       } finally {
         for (const pid of [...pids, ...tree()]) if (alive(pid)) process.kill(pid, 'SIGKILL');
       }

@@ -1,14 +1,18 @@
 /**
- * Stops wrangler's process group when `npm run dev` (local/dev.ts) ends, however it ends.
+ * Stops wrangler's process group when `npm run dev` (local/dev.ts) ends, however it ends, and
+ * removes the files that hold the dev stack's secrets.
  *
- * dev.ts starts this with a pipe on its standard input and the process group id of wrangler
- * (and workerd) as its argument, and never writes to the pipe. The pipe reaches end of file
+ * dev.ts starts this with a pipe on its standard input, the process group id of wrangler (and
+ * workerd) and the files to remove as its arguments, and never writes to the pipe. The pipe reaches end of file
  * when dev.ts closes it to stop, and also when dev.ts dies without a chance to clean up
  * (SIGKILL): the kernel closes its end. Then this sends the group SIGTERM, and SIGKILL to
  * whatever is left after a grace period, and exits once the group is gone.
  */
-const group = Number(process.argv[2]);
-if (!Number.isInteger(group) || group <= 1) throw new Error('usage: dev-watchdog.ts <process group id>');
+import { rmSync } from 'node:fs';
+
+const [groupArgument, ...files] = process.argv.slice(2);
+const group = Number(groupArgument);
+if (!Number.isInteger(group) || group <= 1) throw new Error('usage: dev-watchdog.ts <process group id> [file to remove]…');
 
 /** How long wrangler and workerd get to stop on SIGTERM before SIGKILL. */
 const GRACE_MS = 3_000;
@@ -28,6 +32,7 @@ async function stopGroup(): Promise<never> {
   const deadline = Date.now() + GRACE_MS;
   while (signalGroup(0) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   signalGroup('SIGKILL');
+  for (const file of files) rmSync(file, { force: true });
   process.exit(0);
 }
 

@@ -21,7 +21,7 @@
  * wrangler skips `.dev.vars`, so that file is folded in first; then every Worker binding set
  * in this process's environment (the environment wins over `.dev.vars`); the stand-ins' last.
  * The bindings are also written to `.data/standins.json`, where `npm run db:migrate` and
- * `npm run db:seed` find them; both files are removed on exit.
+ * `npm run db:seed` find them; both files are removed on exit (by the watchdog if this process is killed).
  */
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -149,7 +149,7 @@ const wrangler = spawn(process.execPath, [wranglerBin, 'dev', '--port', String(p
   },
 });
 // Outside this process's group too, so a Ctrl-C cannot end it before wrangler has stopped.
-const watchdog = spawn(process.execPath, [`${ROOT}local/dev-watchdog.ts`, String(wrangler.pid)], {
+const watchdog = spawn(process.execPath, [`${ROOT}local/dev-watchdog.ts`, String(wrangler.pid), ENV_FILE, DEV_STANDINS_FILE], {
   stdio: ['pipe', 'inherit', 'inherit'],
   detached: true,
 });
