@@ -103,7 +103,7 @@ describe('bounded answers (#1)', () => {
   });
 });
 
-describe('a chunked JSON body over 64 KiB (#3)', () => {
+describe('a chunked body over the limit (#3)', () => {
   /** A chunked JSON body of `chunks` × 16 KiB that records how far it was read and whether it was cancelled. */
   function countedBody(chunks: number) {
     const state = { pulled: 0, finished: false, cancelled: false };
@@ -126,6 +126,13 @@ describe('a chunked JSON body over 64 KiB (#3)', () => {
   it('is read to its end before the 413 (answering mid-upload breaks the connection)', async () => {
     const { state, stream } = countedBody(64); // 1 MiB
     await expectProblem(await post(stream), 413);
+    expect(state).toMatchObject({ finished: true, cancelled: false });
+  });
+
+  it('and a chunked CSV upload over UPLOAD_MAX_BYTES: read to its end before the 413', async () => {
+    const { state, stream } = countedBody(64);
+    const init = { method: 'POST', body: stream, headers: { 'Content-Type': 'text/csv' }, duplex: 'half' } as RequestInit;
+    await expectProblem(await callWithBindings({ UPLOAD_MAX_BYTES: String(100 * 1024) }, '/uploads?type=trainer', init), 413);
     expect(state).toMatchObject({ finished: true, cancelled: false });
   });
 

@@ -45,21 +45,21 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result, c
 export const JSON_BODY_LIMIT = 64 * 1024;
 
 /**
- * How much of a refused body is still read (and dropped) before answering. A Worker that answers
- * while the client is still sending breaks the upload: `wrangler dev`'s proxy then answers 500
- * "Network connection lost" and clients see EPIPE or a reset instead of the 413. Past this, the
- * body is cancelled and such a client may see the connection cut.
+ * How much more of a refused body is still read (and dropped) before answering. A Worker that
+ * answers while the client is still sending breaks the upload: `wrangler dev`'s proxy then
+ * answers 500 "Network connection lost" and clients see EPIPE or a reset instead of the 4xx.
+ * Past this, the body is cancelled and such a client may see the connection cut.
  */
 const REFUSED_BODY_DRAIN_LIMIT = 8 * 1024 * 1024;
 
 const tooLarge = () => new Problem('payload-too-large', `JSON bodies are limited to ${JSON_BODY_LIMIT / 1024} KiB.`);
 
-/** Reads and drops the rest of a refused body, up to {@link REFUSED_BODY_DRAIN_LIMIT} bytes in all, then cancels it. */
-async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, read: number): Promise<void> {
-  while (read <= REFUSED_BODY_DRAIN_LIMIT) {
+/** Reads and drops the rest of a refused body, up to {@link REFUSED_BODY_DRAIN_LIMIT} bytes, then cancels it. */
+export async function drainRefusedBody(reader: ReadableStreamDefaultReader<Uint8Array>): Promise<void> {
+  for (let drained = 0; drained <= REFUSED_BODY_DRAIN_LIMIT; ) {
     const { done, value } = await reader.read();
     if (done) return;
-    read += value.length;
+    drained += value.length;
   }
   await reader.cancel();
 }
@@ -80,7 +80,7 @@ const limitJsonBody = createMiddleware<AppEnv>(async (c, next) => {
     const { done, value } = await reader.read();
     if (done) break;
     if (size + value.length > JSON_BODY_LIMIT) {
-      await drain(reader, size + value.length);
+      await drainRefusedBody(reader);
       throw tooLarge();
     }
     buffer.set(value, size);
