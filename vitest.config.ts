@@ -5,6 +5,10 @@ import { configDefaults, defineConfig } from 'vitest/config';
 // streaming replica (see test/global-setup.ts); every other run leaves that suite out.
 const replicaCluster = process.env.TEST_REPLICA_CLUSTER === '1';
 const REPLICA_TESTS = 'test/replicas*.test.ts';
+// The fault suite kills and freezes its own stand-in process in front of the run's scratch
+// database on a real PostgreSQL server: it runs only with TEST_DATABASE_URL.
+const FAULT_TESTS = 'test/faults*.test.ts';
+const onRealDatabase = process.env.TEST_DATABASE_URL !== undefined && !replicaCluster;
 
 export default defineConfig({
   plugins: [
@@ -22,7 +26,9 @@ export default defineConfig({
     // `TEST_SEED=… npm test` replays a randomized test exactly (see test/exchanges.concurrency.test.ts).
     provide: { testSeed: process.env.TEST_SEED },
     include: replicaCluster ? [REPLICA_TESTS] : ['test/**/*.test.ts', 'src/**/*.test.ts'],
-    exclude: replicaCluster ? configDefaults.exclude : [...configDefaults.exclude, REPLICA_TESTS],
+    exclude: replicaCluster
+      ? configDefaults.exclude
+      : [...configDefaults.exclude, REPLICA_TESTS, ...(onRealDatabase ? [] : [FAULT_TESTS])],
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

@@ -3,7 +3,13 @@
  *
  * Starts the Neon and Upstash stand-ins (embedded PGlite + in-memory Redis by default; the
  * machine's servers when DATABASE_URL / REDIS_URL are set), applies migrations, then runs
- * `wrangler dev` with bindings that point at the stand-ins. Ctrl-C or SIGTERM stops it all.
+ * `wrangler dev` with bindings that point at the stand-ins.
+ *
+ * It stops whole: Ctrl-C, SIGTERM or SIGHUP (the terminal closing) to this process or to npm,
+ * or this process's parent going away, stop wrangler and workerd, then the stand-ins (which
+ * run in this process). wrangler runs in its own process group, which local/dev-watchdog.ts
+ * stops when this process ends — even by SIGKILL, which nothing can catch. A port already in
+ * use fails at once with one line naming it and the variable that moves it.
  *
  * DATABASE_REPLICA_URL (comma-separated postgres:// URLs of real streaming replicas of the
  * DATABASE_URL server) adds read replicas; the Worker gets their stand-in connection strings.
@@ -15,9 +21,10 @@
  * wrangler skips `.dev.vars`, so that file is folded in first; then every Worker binding set
  * in this process's environment (the environment wins over `.dev.vars`); the stand-ins' last.
  * The bindings are also written to `.data/standins.json`, where `npm run db:migrate` and
- * `npm run db:seed` find them; both files are removed on exit.
+ * `npm run db:seed` find them; both files are removed on exit (by the watchdog if this process is killed).
  */
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -79,8 +86,23 @@ function envLine(name: string, value: string): string {
   return `${name}=${quote}${value.replaceAll('$', '\\$')}${quote}`;
 }
 
+/** Exits with one line naming `port` and `variable` when something already listens on it. */
+async function requireFreePort(port: number, variable: string): Promise<void> {
+  const busy = await new Promise<boolean>((resolve) => {
+    const probe = createServer()
+      .once('error', () => resolve(true))
+      .listen(port, '127.0.0.1', () => probe.close(() => resolve(false)));
+  });
+  if (!busy) return;
+  console.error(`[dev] port ${port} is already in use: stop what listens there, or set ${variable} to another port`);
+  process.exit(1);
+}
+
 mkdirSync(DATA_DIR, { recursive: true, mode: 0o700 });
 const standinOptions = standinOptionsFromEnv({ pgliteDir: `${DATA_DIR}/pglite`, neonPort: 4444, upstashPort: 8079 });
+await requireFreePort(port, 'PORT');
+await requireFreePort(standinOptions.neonPort!, 'NEON_HTTP_PORT');
+await requireFreePort(standinOptions.upstashPort!, 'UPSTASH_PORT');
 const standins = await startStandins(standinOptions);
 const database = { databaseUrl: standins.bindings.DATABASE_URL, fetchEndpoint: standins.bindings.NEON_FETCH_ENDPOINT };
 const applied = await migrate(database);
@@ -110,10 +132,12 @@ function removeFiles(): void {
 }
 process.once('exit', removeFiles);
 
-const wrangler = spawn('npx', ['wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1', '--env-file', ENV_FILE], {
+// wrangler's own entry point, run by this Node: no npx or shell in between to lose a signal.
+const wranglerBin = `${ROOT}node_modules/wrangler/bin/wrangler.js`;
+const wrangler = spawn(process.execPath, [wranglerBin, 'dev', '--port', String(port), '--ip', '127.0.0.1', '--env-file', ENV_FILE], {
   cwd: ROOT,
   stdio: 'inherit',
-  // Its own process group, so stopping it also stops workerd.
+  // Its own process group (wrangler, workerd, esbuild), which the watchdog stops as one.
   detached: true,
   env: {
     ...process.env,
@@ -124,24 +148,33 @@ const wrangler = spawn('npx', ['wrangler', 'dev', '--port', String(port), '--ip'
     CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'true',
   },
 });
+// Outside this process's group too, so a Ctrl-C cannot end it before wrangler has stopped.
+const watchdog = spawn(process.execPath, [`${ROOT}local/dev-watchdog.ts`, String(wrangler.pid), ENV_FILE, DEV_STANDINS_FILE], {
+  stdio: ['pipe', 'inherit', 'inherit'],
+  detached: true,
+});
 console.log(`[dev] API on http://127.0.0.1:${port} (docs: /docs)`);
 console.log(`[dev] admin API key (from ${adminKeyFrom}): ${bindings.ADMIN_API_KEY}`);
 
+/** Stops wrangler's group (through the watchdog), then the stand-ins, then exits with `code`. */
 let stopping = false;
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  if (wrangler.exitCode === null && wrangler.pid) {
-    try {
-      process.kill(-wrangler.pid, 'SIGTERM');
-    } catch {
-      // already gone
-    }
+  // A stand-in that does not close in time must not keep the process (and its ports) alive.
+  setTimeout(() => process.exit(code), 5_000).unref();
+  if (watchdog.exitCode === null) {
+    const stopped = new Promise((resolve) => watchdog.once('exit', resolve));
+    watchdog.stdin!.end();
+    await stopped;
   }
   removeFiles();
   await standins.close();
   process.exit(code);
 }
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void stop(0));
 wrangler.on('exit', (code) => void stop(code ?? 0));
+watchdog.on('exit', () => void stop(1));
+// npm (or the shell between) gone, e.g. killed: this process was reparented, so stop too.
+const parent = process.ppid;
+setInterval(() => process.ppid !== parent && void stop(0), 250).unref();

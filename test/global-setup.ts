@@ -9,7 +9,9 @@
  * "replica" (no lag); the run on TEST_DATABASE_URL gets none.
  */
 import type { TestProject } from 'vitest/node';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { createServer, type Socket } from 'node:net';
 import pg from 'pg';
 import { listen, sendJson } from '../local/http.ts';
@@ -74,6 +76,69 @@ function startControlServer(cluster: ReplicatedCluster) {
   });
 }
 
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/**
+ * The fault suite's own stand-ins: `node local/standins.ts` as a child process on the run's
+ * scratch database and Redis, which test/faults.test.ts kills, freezes and restarts through a
+ * loopback control server (`POST /standins/{freeze,thaw,kill,start}`, each answering the current
+ * bindings). Only this process is signalled, never the servers behind it.
+ */
+async function startFaultStandins(databaseUrl: string, redisUrl: string | undefined) {
+  const ports = { NEON_HTTP_PORT: String(await freePort()), UPSTASH_PORT: String(await freePort()) };
+  let child: ChildProcess | undefined;
+  let bindings: Record<string, string> = {};
+  const start = async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, ...ports, DATABASE_URL: databaseUrl };
+    delete env.DATABASE_REPLICA_URL;
+    if (redisUrl) env.REDIS_URL = redisUrl;
+    else delete env.REDIS_URL;
+    const started = spawn(process.execPath, [fileURLToPath(new URL('../local/standins.ts', import.meta.url))], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    child = started;
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      started.stdout!.on('data', (chunk) => {
+        out += chunk;
+        if (out.includes('\n')) resolve(out.slice(0, out.indexOf('\n')));
+      });
+      started.once('exit', (code) => reject(new Error(`the fault stand-ins exited (${code}) before starting`)));
+    });
+    const { engines: _engines, ...fresh } = JSON.parse(line) as Record<string, string>;
+    bindings = fresh;
+  };
+  const kill = async () => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  await start();
+  const control = await listen(async (req, res) => {
+    const action = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/^\/standins\//, '');
+    if (req.method !== 'POST') return sendJson(res, 405, { error: 'POST only' });
+    if (action === 'freeze') child?.kill('SIGSTOP');
+    else if (action === 'thaw') child?.kill('SIGCONT');
+    else if (action === 'kill') await kill();
+    else if (action === 'start') await start();
+    else if (action !== 'bindings') return sendJson(res, 404, { error: `no action ${action}` });
+    sendJson(res, 200, bindings);
+  });
+  return {
+    url: control.url,
+    close: async () => {
+      child?.kill('SIGCONT');
+      await kill();
+      await control.close();
+    },
+  };
+}
+
 export default async function setup(project: TestProject) {
   const cleanups: (() => Promise<unknown>)[] = [];
   const teardown = async () => {
@@ -132,6 +197,11 @@ async function start(project: TestProject, cleanups: (() => Promise<unknown>)[])
     const control = await startControlServer(cluster);
     cleanups.push(control.close);
     project.provide('controlUrl', control.url);
+  }
+  if (scratch && !cluster) {
+    const faults = await startFaultStandins(scratch.url, process.env.TEST_REDIS_URL);
+    cleanups.push(faults.close);
+    project.provide('faultControlUrl', faults.url);
   }
   // A second pair of stand-ins, with a delay: only their timing is tested, so no database behind Neon's.
   const standinDelayMs = 150;

@@ -6,6 +6,7 @@ import { neon, neonConfig } from '@neondatabase/serverless';
 import { Redis } from '@upstash/redis/cloudflare';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { IDEMPOTENCY_WINDOW_MS, requestIds } from '../src/domain/request-ids.ts';
+import { SQLSTATE } from '../src/platform/database.ts';
 import { uploadKeys } from '../src/domain/uploads/staging.ts';
 import { call, callWithBindings, DEAD_URL, expectProblem } from './support/api.ts';
 import { ownerOf, postExchange } from './support/exchanges.ts';
@@ -103,6 +104,47 @@ describe('bounded answers (#1)', () => {
   });
 });
 
+describe('a chunked body over the limit (#3)', () => {
+  /** A chunked JSON body of `chunks` × 16 KiB that records how far it was read and whether it was cancelled. */
+  function countedBody(chunks: number) {
+    const state = { pulled: 0, finished: false, cancelled: false };
+    const piece = new TextEncoder().encode('x'.repeat(16 * 1024));
+    const stream = new ReadableStream<Uint8Array>({
+      start: (controller) => controller.enqueue(new TextEncoder().encode('{"id":"')),
+      pull(controller) {
+        if (state.pulled++ < chunks) return controller.enqueue(piece);
+        controller.enqueue(new TextEncoder().encode('"}'));
+        controller.close();
+        state.finished = true;
+      },
+      cancel: () => void (state.cancelled = true),
+    });
+    return { state, stream };
+  }
+  const post = (body: ReadableStream<Uint8Array>) =>
+    call('/trainers', { method: 'POST', body, headers: { 'Content-Type': 'application/json' }, duplex: 'half' } as RequestInit);
+
+  it('is read to its end before the 413 (answering mid-upload breaks the connection)', async () => {
+    const { state, stream } = countedBody(64); // 1 MiB
+    await expectProblem(await post(stream), 413);
+    expect(state).toMatchObject({ finished: true, cancelled: false });
+  });
+
+  it('and a chunked CSV upload over UPLOAD_MAX_BYTES: read to its end before the 413', async () => {
+    const { state, stream } = countedBody(64);
+    const init = { method: 'POST', body: stream, headers: { 'Content-Type': 'text/csv' }, duplex: 'half' } as RequestInit;
+    await expectProblem(await callWithBindings({ UPLOAD_MAX_BYTES: String(100 * 1024) }, '/uploads?type=trainer', init), 413);
+    expect(state).toMatchObject({ finished: true, cancelled: false });
+  });
+
+  it('is cancelled past 8 MiB, still with a 413', async () => {
+    const { state, stream } = countedBody(1024); // 16 MiB
+    await expectProblem(await post(stream), 413);
+    expect(state.cancelled).toBe(true);
+    expect(state.pulled).toBeLessThan(1024);
+  });
+});
+
 describe('database sessions cut or cancelled (#2)', () => {
   it('answers 503 with Retry-After for a statement cancelled (57014) under an exchange, and the retry trades', async () => {
     const { a, b, p, body } = await trade();
@@ -133,12 +175,16 @@ describe('database sessions cut or cancelled (#2)', () => {
     }
   });
 
-  it('answers 503 for an exchange whose backend is terminated while it waits on a lock, and the retry trades', async () => {
+  const interventions = [
+    ['terminated', 'pg_terminate_backend', SQLSTATE.adminShutdown],
+    ['cancelled', 'pg_cancel_backend', SQLSTATE.queryCanceled],
+  ] as const;
+  for (const [what, operatorFunction, state] of interventions) it(`answers 503 for an exchange whose backend is ${what} (${operatorFunction}) while it waits on a lock, and the retry trades`, async () => {
     const { a, b, p, body } = await trade();
     const key = { 'Idempotency-Key': uniqueId('idem') };
     if (!onPostgres) {
       // PGlite is one session that cannot be terminated from another: its engine raises the same SQLSTATE instead.
-      const cleanup = await failOnce('exchanges', 'trainer_a', a.id, '57P01');
+      const cleanup = await failOnce('exchanges', 'trainer_a', a.id, state);
       await expectUnavailable(await postExchange(body, key)).finally(cleanup);
     } else {
       const marker = `hold_${crypto.randomUUID().replaceAll('-', '')}`;
@@ -153,7 +199,7 @@ describe('database sessions cut or cancelled (#2)', () => {
       const trading = postExchange(body, key);
       // Only the session our holder blocks (the exchange: nothing else touches this Pokémon); other tests' are never touched.
       const { pid } = await pollFor(() => activity('$1 = ANY (pg_blocking_pids(pid))', [holderPid]));
-      await sql.query('SELECT pg_terminate_backend($1)', [pid]);
+      await sql.query(`SELECT ${operatorFunction}($1)`, [pid]);
       await expectUnavailable(await trading);
       await holder;
     }

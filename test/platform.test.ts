@@ -175,3 +175,31 @@ describe('read replicas', () => {
     expect(BigInt(`0x${read.headers.get('X-Bookmark')!.slice(0, 16)}`)).toBeGreaterThanOrEqual(BigInt(`0x${bookmark.slice(0, 16)}`));
   });
 });
+
+describe('a failing replica', () => {
+  const { DATABASE_URL } = inject('bindings');
+  /** The primary's connection string with one part changed: a replica the stand-in refuses. */
+  const broken = (change: (url: URL) => void) => {
+    const url = new URL(DATABASE_URL);
+    change(url);
+    // A distinct URL per case: the backoff is per replica URL (per isolate).
+    url.searchParams.set('case', crypto.randomUUID().slice(0, 8));
+    return url.toString();
+  };
+  const cases = {
+    'refused credentials (400, no SQLSTATE)': broken((url) => (url.password = 'wrong')),
+    'an unknown database (500, 3D000)': broken((url) => (url.pathname = '/no_such_database')),
+  };
+
+  for (const [what, replicaUrl] of Object.entries(cases)) {
+    it(`sends reads to the primary on ${what}, then skips the replica for a while`, async () => {
+      const bindings = { DATABASE_REPLICA_URL: replicaUrl, READ_CACHE_TTL_SECONDS: '0' };
+      const first = await callWithBindings(bindings, '/species/pikachu');
+      expect(first.status).toBe(200);
+      expect(roundTrips(first)).toEqual({ db: 1, replica: 1, redis: 0 });
+      const next = await callWithBindings(bindings, '/species/pikachu');
+      expect(next.status).toBe(200);
+      expect(roundTrips(next)).toEqual({ db: 1, replica: 0, redis: 0 });
+    });
+  }
+});

@@ -22,6 +22,11 @@ declare module 'vitest' {
     replicaDelayMs: number;
     /** Only with TEST_REPLICA_CLUSTER=1: a loopback server where `POST /replica/stop` kills the replica. */
     controlUrl?: string;
+    /**
+     * Only on a real PostgreSQL (TEST_DATABASE_URL): the control server of the fault suite's own
+     * stand-in process (`POST /standins/{freeze,thaw,kill,start,bindings}`, see test/global-setup.ts).
+     */
+    faultControlUrl?: string;
     /** Stand-ins started with `delayMs` (NEON_HTTP_DELAY_MS / UPSTASH_DELAY_MS): Neon's serves no database. */
     delayedStandins: { delayMs: number; neonUrl: string; upstashUrl: string };
     /** `TEST_SEED` from the environment (vitest.config.ts): the seed randomized tests replay; unset for a random one. */

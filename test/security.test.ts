@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import app from '../src/index.ts';
-import { call, callWithBindings, expectProblem } from './support/api.ts';
+import { call, callWithBindings, expectProblem, roundTrips } from './support/api.ts';
 import { createKey, revokeKey } from './support/keys.ts';
 
 /** Every registered write route, with its path parameters filled in. */
@@ -82,6 +82,27 @@ describe('Authorization headers', () => {
     const unknown = generateKey();
     expect(unknown).not.toBe(key);
     expect((await expectProblem(await call('/trainers', { method: 'POST', key: unknown, json: {} }), 401)).detail).toMatch(/unknown/);
+  });
+
+  it('holds back a flood of fabricated keys from one address without a database round trip each', async () => {
+    const { generateKey } = await import('../src/domain/keys.ts');
+    // One client (its own address, so no other test's requests count), 25 well-formed keys no one issued.
+    const headers = { 'CF-Connecting-IP': `192.0.2.${Math.floor(Math.random() * 250)}-${crypto.randomUUID()}` };
+    const keys = Array.from({ length: 25 }, () => generateKey());
+    const answers = [];
+    for (const key of keys) answers.push(await call('/species/pikachu', { key, headers }));
+    const dbTrips = answers.map((response) => roundTrips(response).db);
+    expect(answers.map((response) => response.status)).toEqual([...Array(20).fill(401), ...Array(5).fill(429)]);
+    expect(dbTrips).toEqual([...Array(20).fill(1), ...Array(5).fill(0)]);
+    const limited = await expectProblem(answers[24]!, 429);
+    expect(limited.detail).toMatch(/unknown API keys/);
+    expect(Number(answers[24]!.headers.get('Retry-After'))).toBeGreaterThan(0);
+    // An unknown key seen before is refused from memory, limited address or not: 401, no round trip.
+    const again = await call('/species/pikachu', { key: keys[0]!, headers });
+    await expectProblem(again.clone(), 401);
+    expect(roundTrips(again).db).toBe(0);
+    // The bootstrap admin key is no cold lookup: the flood does not lock it out.
+    expect((await call('/species/pikachu', { headers })).status).toBe(200);
   });
 
   it('lets anonymous clients read, and checks a key sent on a read all the same', async () => {

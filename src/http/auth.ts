@@ -5,6 +5,12 @@
  * Verified keys are remembered per isolate for {@link KEY_CACHE_TTL_MS}, so a warm key costs no
  * database round trip; a revoked key is refused by every isolate within that time, and at once
  * by the isolate that revoked it ({@link forgetKey}).
+ *
+ * Well-formed keys that no one issued (anyone can make one: the checksum is public) cost a
+ * database round trip each, so they are held back without one: an unknown key is remembered
+ * apart from the verified ones ({@link UNKNOWN_KEY_TTL_MS}; a flood of them cannot evict real
+ * keys), and an address whose keys were unknown {@link UNKNOWN_KEY_LIMIT} times in a window is
+ * refused (429) before any further cold lookup, per isolate.
  */
 import { createMiddleware } from 'hono/factory';
 import { grants, hashKey, isWellFormedKey, verifyKey, type ApiKey, type RateLimit, type Scope } from '../domain/keys.ts';
@@ -27,7 +33,35 @@ export interface Principal {
 /** Well under the 10 s within which a revoked key must be refused everywhere. */
 const KEY_CACHE_TTL_MS = 5_000;
 const KEY_CACHE_MAX_ENTRIES = 10_000;
-const verifiedKeys = new Map<string, { key: ApiKey | undefined; until: number }>();
+const verifiedKeys = new Map<string, { key: ApiKey; until: number }>();
+
+/** A key hash no one issued stays unknown (keys are 256 random bits): remembered longer, in its own bounded map. */
+const UNKNOWN_KEY_TTL_MS = 60_000;
+const unknownKeys = new Map<string, number>();
+/** Cold lookups that found no key, per client address and window, before that address gets 429. */
+const UNKNOWN_KEY_LIMIT = 20;
+const UNKNOWN_KEY_WINDOW_MS = 10_000;
+const unknownKeyLookups = new Map<string, { count: number; windowEnds: number }>();
+
+/** Adds to a bounded per-isolate map, dropping the oldest entry when full. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  if (map.size >= KEY_CACHE_MAX_ENTRIES) map.delete(map.keys().next().value!);
+  map.set(key, value);
+}
+
+/** Seconds until `address` may look up unknown keys again; 0 when it may now. */
+function unknownKeyBackoff(address: string, now: number): number {
+  const window = unknownKeyLookups.get(address);
+  if (window === undefined || window.windowEnds <= now || window.count < UNKNOWN_KEY_LIMIT) return 0;
+  return Math.ceil((window.windowEnds - now) / 1000);
+}
+
+function countUnknownKey(address: string, now: number): void {
+  const window = unknownKeyLookups.get(address);
+  if (window === undefined || window.windowEnds <= now) remember(unknownKeyLookups, address, { count: 1, windowEnds: now + UNKNOWN_KEY_WINDOW_MS });
+  else window.count += 1;
+}
 
 /** Makes this isolate forget a key (after revoking it). */
 export function forgetKey(hash: string): void {
@@ -54,6 +88,9 @@ export function requiredScope(method: string, path: string, publicReads: boolean
   return 'write';
 }
 
+/** The client's address as Cloudflare reports it (absent locally). */
+const clientAddress = (header: string | undefined) => header ?? 'unknown';
+
 async function sameSecret(a: string, b: string): Promise<boolean> {
   const encoder = new TextEncoder();
   const [x, y] = await Promise.all([crypto.subtle.digest('SHA-256', encoder.encode(a)), crypto.subtle.digest('SHA-256', encoder.encode(b))]);
@@ -75,15 +112,25 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     } else {
       if (!isWellFormedKey(token)) throw unauthorized('The bearer token is not an API key of this service (its format or checksum is wrong).', 'invalid_token');
       const hash = await hashKey(token);
+      const now = Date.now();
       let entry = verifiedKeys.get(hash);
-      if (entry === undefined || entry.until < Date.now()) {
+      if ((entry === undefined || entry.until < now) && (unknownKeys.get(hash) ?? 0) < now) {
+        const address = clientAddress(c.req.header('CF-Connecting-IP'));
+        const backoff = unknownKeyBackoff(address, now);
+        if (backoff > 0) {
+          throw new Problem('rate-limited', 'Too many unknown API keys from this address; slow down.', {}, { 'Retry-After': String(backoff) });
+        }
         const key = await verifyKey(db.bookkeeping, hash);
-        entry = { key, until: Date.now() + KEY_CACHE_TTL_MS };
-        if (verifiedKeys.size >= KEY_CACHE_MAX_ENTRIES) verifiedKeys.delete(verifiedKeys.keys().next().value!);
-        verifiedKeys.set(hash, entry);
+        if (key === undefined) {
+          countUnknownKey(address, now);
+          remember(unknownKeys, hash, now + UNKNOWN_KEY_TTL_MS);
+        } else {
+          entry = { key, until: now + KEY_CACHE_TTL_MS };
+          remember(verifiedKeys, hash, entry);
+        }
       }
+      if (entry === undefined || entry.until < now) throw unauthorized('The API key is unknown.', 'invalid_token');
       const { key } = entry;
-      if (!key) throw unauthorized('The API key is unknown.', 'invalid_token');
       if (key.revokedAt !== null) throw unauthorized('The API key was revoked.', 'invalid_token');
       if (key.expiresAt !== null && Date.parse(key.expiresAt) <= Date.now()) throw unauthorized('The API key has expired.', 'invalid_token');
       if (key.scopes.includes('trainer') && key.trainer === null) throw unauthorized('The API key was revoked: its trainer was deleted.', 'invalid_token');
@@ -111,7 +158,7 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
     if (!verdict.allowed) throw new Problem('rate-limited', 'This API key is over its rate limit; slow down.', {}, verdict.headers);
     limitHeaders = verdict.headers;
   } else if (principal === undefined && config.auth.anonymousLimiter !== undefined) {
-    const address = c.req.header('CF-Connecting-IP') ?? 'unknown';
+    const address = clientAddress(c.req.header('CF-Connecting-IP'));
     if (!(await config.auth.anonymousLimiter.limit({ key: address })).success) {
       throw new Problem('rate-limited', 'Too many requests without an API key from this address; slow down or use a key.', {}, { 'Retry-After': '10' });
     }

@@ -224,13 +224,25 @@ async function onPrimary(url: string, init: NeonInit, context: TransportContext)
   return unwrapped(results, batch, 0, 1);
 }
 
-/** Replica errors after which the primary should answer instead: replay conflicts and cancellations. */
-const REPLICA_TRANSIENT = new Set<string>([SQLSTATE.serializationFailure, SQLSTATE.queryCanceled]);
+/**
+ * SQLSTATE classes of errors in the request itself (data exception, integrity, syntax or access
+ * rule): the primary would answer the same, so the replica's answer stands.
+ */
+const REQUEST_ERROR_CLASSES = ['22', '23', '42'];
+/** Replica errors that concern one query, not the replica (replay conflicts, cancellations): no backoff. */
+const REPLICA_QUERY_ERRORS = new Set<string>([SQLSTATE.serializationFailure, SQLSTATE.queryCanceled]);
+
+/** Stops sending reads to `replicaUrl` for a while (per isolate), so later requests do not wait on it again. */
+function backOff(replicaUrl: string): void {
+  replicaDownUntil.set(replicaUrl, Date.now() + REPLICA_BACKOFF_MS);
+}
 
 /**
  * Runs a read on `replicaUrl`: read-only, checked against the client's bookmark first, its
  * replay position read last, all in one round trip. `undefined` when the primary must answer
- * instead (the replica is behind the bookmark, unreachable or in a replay conflict).
+ * instead: the replica is behind the bookmark, or it failed for any reason but an error in the
+ * request itself (unreachable, 5xx, refused credentials, cannot connect now, too many
+ * connections, a replay conflict, an answer that is not Neon's JSON).
  */
 async function onReplica(replicaUrl: string, init: NeonInit, context: TransportContext, pinned: boolean): Promise<Response | undefined> {
   const { session } = context;
@@ -242,20 +254,34 @@ async function onReplica(replicaUrl: string, init: NeonInit, context: TransportC
     response = await roundTrip('replica', session, endpointFor(replicaUrl, session.config), { ...init, headers, body }, session.config.replicaTimeoutMs);
   } catch (error) {
     if (pinned) throw error;
-    replicaDownUntil.set(replicaUrl, Date.now() + REPLICA_BACKOFF_MS);
+    backOff(replicaUrl);
     return undefined;
   }
   if (response.status !== 200) {
     if (pinned) return response;
-    const { code } = (await response.clone().json()) as { code?: string };
-    return REPLICA_TRANSIENT.has(code ?? '') ? undefined : response;
+    const code = await response
+      .clone()
+      .json()
+      .then((answer) => (answer as { code?: unknown }).code, () => undefined);
+    if (typeof code === 'string' && REQUEST_ERROR_CLASSES.includes(code.slice(0, 2))) return response;
+    if (!(typeof code === 'string' && REPLICA_QUERY_ERRORS.has(code))) backOff(replicaUrl);
+    return undefined;
   }
-  const { results } = (await response.json()) as { results: NeonResult[] };
-  if (check.length > 0 && results[0]?.rows[0]?.[0] !== 't') return undefined;
-  const bookmark = bookmarkFrom(results.at(-1));
+  const results = await response.json().then(
+    (answer) => (answer as { results?: unknown }).results,
+    () => undefined,
+  );
+  if (!Array.isArray(results)) {
+    if (pinned) throw new DependencyUnavailableError('replica', new Error('the replica answered something other than Neon JSON'));
+    backOff(replicaUrl);
+    return undefined;
+  }
+  const answered = results as NeonResult[];
+  if (check.length > 0 && answered[0]?.rows[0]?.[0] !== 't') return undefined;
+  const bookmark = bookmarkFrom(answered.at(-1));
   // A pinned read (a health probe) checked nothing against the client's bookmark: it must not move it.
   if (bookmark && !pinned) session.observe(bookmark);
-  return unwrapped(results, batch, check.length, 1);
+  return unwrapped(answered, batch, check.length, 1);
 }
 
 /** The driver's `fetchFunction`: every Neon round trip of the Worker comes through here. */

@@ -12,11 +12,14 @@ import { Problem, problemFor, problemResponse } from './problem.ts';
 /** How long a finished answer is replayed. */
 const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
 /**
- * How long a request that has not finished holds its key. Far beyond any request (each round
- * trip times out in seconds), yet a Worker that died mid-request frees the key in a minute
- * instead of blocking retries for a day.
+ * How long a request that has not finished holds its key, in dependency timeouts
+ * (`DEPENDENCY_TIMEOUT_MS`, 5 s by default: a minute). Far beyond any request (it makes a few
+ * round trips, each bounded by that timeout), yet a Worker that died mid-request frees the key
+ * soon instead of blocking retries for a day — and so does a claim that reached Redis only after
+ * the request had given up on it (a frozen or partitioned Redis runs it late), so the retry that
+ * follows the 503 is blocked (409) for no longer than this.
  */
-const IN_FLIGHT_TTL_SECONDS = 60;
+const IN_FLIGHT_TIMEOUTS = 12;
 
 /** Only these headers of the first answer are replayed; request ids and timings are per request. */
 const REPLAYED_HEADERS = ['Content-Type', 'Location'];
@@ -74,7 +77,8 @@ export async function idempotent<R extends Response>(
   const slot = idempotencySlot(callerKey.caller, options.scope, callerKey.key);
   const bodyHash = await sha256(canonicalJson(options.request));
   const inFlight: Entry = { state: 'in-flight', bodyHash };
-  const previous = await c.var.services.redis.set<Entry>(slot, inFlight, { nx: true, get: true, ex: IN_FLIGHT_TTL_SECONDS });
+  const inFlightSeconds = Math.ceil((IN_FLIGHT_TIMEOUTS * c.var.services.config.redis.timeoutMs) / 1000);
+  const previous = await c.var.services.redis.set<Entry>(slot, inFlight, { nx: true, get: true, ex: inFlightSeconds });
   // Typed as what `run` answers: a replay is that first answer, and a problem is one of its statuses.
   if (previous !== null && previous !== 'OK') return replay(previous, bodyHash) as R;
 

@@ -214,7 +214,8 @@ export async function* utf8Text(body: ReadableStream<Uint8Array>, maxBytes: numb
       });
     }
   };
-  for await (const chunk of body) {
+  // Not cancelled when refused: the route reads the rest before answering (see drainRefusedBody).
+  for await (const chunk of body.values({ preventCancel: true })) {
     bytes += chunk.byteLength;
     if (bytes > maxBytes) throw new DomainError('too-large', `The file is larger than ${maxBytes} bytes.`, { maxBytes });
     const text = decode(chunk);

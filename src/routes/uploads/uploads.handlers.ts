@@ -7,6 +7,7 @@ import { deleteUpload as deleteStaged, readMeta } from '../../domain/uploads/sta
 import type { Context } from 'hono';
 import type { AppEnv } from '../../env.ts';
 import { Problem } from '../../platform/problem.ts';
+import { drainRefusedBody } from '../../platform/validation.ts';
 import type * as routes from './uploads.routes.ts';
 
 /**
@@ -87,6 +88,10 @@ export const createUpload: RouteHandler<typeof routes.createUpload, AppEnv> = as
     settings,
     // Keys share Redis fairly; the bootstrap admin key (operators, benchmarks) has no quota.
     quota: c.var.principal?.rateLimit && { subject: c.var.principal.id, maxBytes: settings.quotaBytes, windowSeconds: settings.ttlSeconds },
+  }).catch(async (error: unknown) => {
+    // Refused mid-body (413, not UTF-8, too many errors): read the rest before answering.
+    if (!body.locked) await drainRefusedBody(body.getReader());
+    throw error;
   });
   const upload = query.commit === 'true' ? await commitStaged(bulkDatabase(c), c.var.services.redis, meta.id) : meta;
   return c.json({ ...toStatus(upload), preview }, 201, { Location: `/uploads/${upload.id}` });
