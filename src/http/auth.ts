@@ -84,7 +84,6 @@ export function requiredScope(method: string, path: string, publicReads: boolean
   // Offers are private to their two trainers: even reading them needs a key (a trainer key passes by trainer-access.ts).
   if (path === '/offers' || path.startsWith('/offers/')) return 'write';
   if (method === 'GET' || method === 'HEAD') return publicReads ? undefined : 'read';
-  if (method === 'OPTIONS') return undefined;
   return 'write';
 }
 

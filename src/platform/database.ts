@@ -27,7 +27,6 @@ export const SQLSTATE = {
   /** On a replica: the query was cancelled by a conflict with WAL replay. */
   serializationFailure: '40001',
   queryCanceled: '57014',
-  readOnlyTransaction: '25006',
   /** The session was ended by an administrator (`pg_terminate_backend`), a crash or a shutdown. */
   adminShutdown: '57P01',
   crashShutdown: '57P02',
