@@ -51,6 +51,28 @@ describe('GET /openapi.json', () => {
   });
 });
 
+describe('the OpenAPI document describes itself', () => {
+  it('gives every operation a unique operationId, a summary and a description, every tag a description, and servers and a license', async () => {
+    const document = (await (await call('/openapi.json')).json()) as OpenApiDocument & {
+      info: { license?: { name: string } };
+      servers: { url: string }[];
+      tags: { name: string; description?: string }[];
+      paths: Record<string, Record<string, { operationId?: string; summary?: string; description?: string; tags?: string[] }>>;
+    };
+    expect(document.info.license?.name).toBeTruthy();
+    expect(document.servers).toEqual([expect.objectContaining({ url: 'http://api.test' })]);
+    for (const tag of document.tags) expect(tag.description, tag.name).toBeTruthy();
+    const operations = Object.values(document.paths).flatMap((item) => Object.values(item));
+    for (const operation of operations) {
+      expect(operation.summary && operation.description, operation.operationId).toBeTruthy();
+      for (const tag of operation.tags ?? []) expect(document.tags.map((t) => t.name)).toContain(tag);
+    }
+    const ids = operations.map((operation) => operation.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).not.toContain(undefined);
+  });
+});
+
 describe('security in the OpenAPI document', () => {
   it('declares the bearer scheme, and on every write its security and 401/403/429', async () => {
     const document = (await (await call('/openapi.json')).json()) as OpenApiDocument & {
