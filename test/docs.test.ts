@@ -1,3 +1,4 @@
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import app from '../src/index.ts';
 import { call } from './support/api.ts';
@@ -91,12 +92,27 @@ describe('security in the OpenAPI document', () => {
 });
 
 describe('GET /docs', () => {
-  it('serves the interactive reference pointing at the OpenAPI document', async () => {
+  it('serves the reference page: its scripts from this origin only, under a CSP that allows no other host', async () => {
     const response = await call('/docs');
     expect(response.status).toBe(200);
     expect(response.headers.get('Content-Type')).toMatch(/text\/html/);
+    const csp = response.headers.get('Content-Security-Policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/https?:|\*/);
     const html = await response.text();
-    expect(html).toContain('/openapi.json');
-    expect(html).toContain('Pokémon Trainers API');
+    const scripts = [...html.matchAll(/<script([^>]*)>/g)].map(([, attributes]) => /src="([^"]+)"/.exec(attributes!)?.[1]);
+    expect(scripts).toEqual(['/docs/scalar.js', '/docs/init.js']);
+  });
+
+  it('serves the pinned Scalar bundle and its start-up script as static assets', async () => {
+    // Static assets are answered before the Worker runs (wrangler dev, deployed); here, from the binding.
+    const asset = (path: string) => env.ASSETS.fetch(`http://api.test${path}`);
+    const bundle = await asset('/docs/scalar.js');
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('Content-Type')).toMatch(/javascript/);
+    expect((await bundle.text()).length).toBeGreaterThan(1_000_000);
+    const init = await (await asset('/docs/init.js')).text();
+    expect(init).toContain("url: '/openapi.json'");
+    expect(init).toContain('telemetry: false');
   });
 });
