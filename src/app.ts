@@ -8,6 +8,7 @@ import { authenticate } from './http/auth.ts';
 import { readCache } from './platform/read-cache.ts';
 import { Problem, problemFor, problemResponse } from './platform/problem.ts';
 import { services } from './platform/services.ts';
+import { rootRoutes } from './routes/root/root.index.ts';
 import { healthRoutes } from './routes/health/health.index.ts';
 import { keyRoutes } from './routes/keys/keys.index.ts';
 import { exchangeRoutes } from './routes/exchanges/exchanges.index.ts';
@@ -51,6 +52,7 @@ export function createApp() {
   app.use('*', readCache);
 
   const routes = app
+    .route('/', rootRoutes)
     .route('/', healthRoutes)
     .route('/', problemRoutes)
     .route('/', trainerRoutes)

@@ -116,3 +116,15 @@ describe('GET /docs', () => {
     expect(init).toContain('telemetry: false');
   });
 });
+
+describe('GET /', () => {
+  it('names the API and its version, and links to the reference, the document, health and every resource — each of which answers', async () => {
+    const response = await call('/', { key: null });
+    expect(response.status).toBe(200);
+    const index = (await response.json()) as { name: string; version: string; links: Record<string, string> };
+    const document = (await (await call('/openapi.json')).json()) as { info: { title: string; version: string } };
+    expect([index.name, index.version]).toEqual([document.info.title, document.info.version]);
+    expect(Object.keys(index.links)).toEqual(['docs', 'openapi', 'health', 'trainers', 'pokemon', 'species', 'exchanges', 'offers', 'keys']);
+    for (const href of Object.values(index.links)) expect((await call(href)).status, href).toBe(200);
+  });
+});

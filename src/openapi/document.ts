@@ -22,6 +22,9 @@ type Parameter = { name: string; in: string; required?: boolean; description?: s
 type Operation = { parameters?: Parameter[]; requestBody?: { content: Record<string, unknown> }; responses: Record<string, Response>; security?: unknown[] };
 type Document = { paths: Record<string, Record<string, Operation>>; components?: Record<string, Record<string, unknown>> };
 
+export const API_NAME = 'Pokémon Trainers API';
+export const API_VERSION = '1.0.0';
+
 const TAGS = [
   { name: 'Trainers', description: 'People who own Pokémon. Ids are chosen by the client (`trainer1`); deleting one that owns Pokémon needs `cascade=true`.' },
   { name: 'Pokémon', description: 'Each Pokémon belongs to one trainer and is of one species; its owner changes only through exchanges and accepted offers, and every owner is kept in its history.' },
@@ -156,8 +159,8 @@ export function apiDocument(app: OpenAPIHono<AppEnv>, { publicReads, origin }: D
   const generated = app.getOpenAPI31Document({
     openapi: '3.1.0',
     info: {
-      title: 'Pokémon Trainers API',
-      version: '1.0.0',
+      title: API_NAME,
+      version: API_VERSION,
       description: DESCRIPTION,
       license: { name: 'UNLICENSED' },
     },
