@@ -4,8 +4,8 @@
  * template), its body matches that status's schema for its content type, and every header the
  * document marks required is present. A mismatch throws, so every test is a contract test too.
  *
- * JSON Schema validation is @cfworker/json-schema's: it interprets schemas (Ajv compiles them
- * with `new Function`, which workerd forbids).
+ * JSON Schema validation is @cfworker/json-schema's: it interprets schemas, so it runs in any
+ * Worker (Ajv compiles them with `new Function`, which workerd refuses outside this test pool).
  */
 import { dereference, validate, type Schema } from '@cfworker/json-schema';
 import app from '../../src/index.ts';
