@@ -6,7 +6,7 @@
  * - every operation: 401/429 (a key sent is checked, calls are rate limited), 422 (a bad
  *   `X-Bookmark`), 500, 503 (a dependency down, a setting missing); `X-Request-Id`,
  *   `Server-Timing`, `X-Bookmark` and `RateLimit` headers;
- * - needs a key (`requiredScope`): 403; a body: 413, 415 (and 400 for JSON); path parameters: 404;
+ * - needs a key (`requiredScope`): 403; a body: 413, 415 (and 400 for JSON or a form); path parameters: 404;
  *   `If-Match`: 412; `Idempotency-Key`: 409 and `Idempotent-Replayed`; 201: `Location`;
  *   a cached read (the read cache's rule): `ETag`, `Cache-Control`, `If-None-Match` and 304.
  */
@@ -78,7 +78,8 @@ function traitResponses(path: string, method: string, operation: Operation, need
   const has = (where: string, name?: string) => parameters.some((p) => p.in === where && (name === undefined || p.name.toLowerCase() === name));
   const body = operation.requestBody?.content ?? {};
   return {
-    ...('application/json' in body && { 400: problem('malformed-request') }),
+    // A body that must parse: JSON, or a form.
+    ...(('application/json' in body || 'multipart/form-data' in body) && { 400: problem('malformed-request') }),
     ...(needsKey && { 403: problem('forbidden') }),
     ...(has('path') && { 404: problem('not-found') }),
     ...(has('header', 'idempotency-key') && { 409: problem('conflict') }),

@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { SCOPES } from '../../domain/keys.ts';
 import { idSchema, textSchema } from '../../domain/fields.ts';
-import { jsonContent, problemResponse } from '../../openapi/responses.ts';
+import { jsonContent, noStoreHeaders, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
 
@@ -75,7 +75,7 @@ export const createKey = createRoute({
   middleware: [requireJson] as const,
   request: { body: { required: true, content: { 'application/json': { schema: NewKeySchema } } } },
   responses: {
-    201: jsonContent(CreatedKeySchema, 'Created; `Location` names the key.'),
+    201: { ...jsonContent(CreatedKeySchema, 'Created; `Location` names the key.'), headers: noStoreHeaders },
     400: problemResponse('The body is not valid JSON.'),
     415: problemResponse('The body is not JSON.'),
     422: problemResponse('Invalid fields: an unknown scope, an `expiresAt` in the past, a bad rate limit, a `trainer` scope without a known `trainer` (or a `trainer` without that scope).'),
