@@ -1,3 +1,4 @@
+import { env } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import app from '../src/index.ts';
 import { call } from './support/api.ts';
@@ -51,6 +52,28 @@ describe('GET /openapi.json', () => {
   });
 });
 
+describe('the OpenAPI document describes itself', () => {
+  it('gives every operation a unique operationId, a summary and a description, every tag a description, and servers and a license', async () => {
+    const document = (await (await call('/openapi.json')).json()) as OpenApiDocument & {
+      info: { license?: { name: string } };
+      servers: { url: string }[];
+      tags: { name: string; description?: string }[];
+      paths: Record<string, Record<string, { operationId?: string; summary?: string; description?: string; tags?: string[] }>>;
+    };
+    expect(document.info.license?.name).toBeTruthy();
+    expect(document.servers).toEqual([expect.objectContaining({ url: 'http://api.test' })]);
+    for (const tag of document.tags) expect(tag.description, tag.name).toBeTruthy();
+    const operations = Object.values(document.paths).flatMap((item) => Object.values(item));
+    for (const operation of operations) {
+      expect(operation.summary && operation.description, operation.operationId).toBeTruthy();
+      for (const tag of operation.tags ?? []) expect(document.tags.map((t) => t.name)).toContain(tag);
+    }
+    const ids = operations.map((operation) => operation.operationId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).not.toContain(undefined);
+  });
+});
+
 describe('security in the OpenAPI document', () => {
   it('declares the bearer scheme, and on every write its security and 401/403/429', async () => {
     const document = (await (await call('/openapi.json')).json()) as OpenApiDocument & {
@@ -69,12 +92,39 @@ describe('security in the OpenAPI document', () => {
 });
 
 describe('GET /docs', () => {
-  it('serves the interactive reference pointing at the OpenAPI document', async () => {
+  it('serves the reference page: its scripts from this origin only, under a CSP that allows no other host', async () => {
     const response = await call('/docs');
     expect(response.status).toBe(200);
     expect(response.headers.get('Content-Type')).toMatch(/text\/html/);
+    const csp = response.headers.get('Content-Security-Policy')!;
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).not.toMatch(/https?:|\*/);
     const html = await response.text();
-    expect(html).toContain('/openapi.json');
-    expect(html).toContain('Pokémon Trainers API');
+    const scripts = [...html.matchAll(/<script([^>]*)>/g)].map(([, attributes]) => /src="([^"]+)"/.exec(attributes!)?.[1]);
+    expect(scripts).toEqual(['/docs/scalar.js', '/docs/init.js']);
+  });
+
+  it('serves the pinned Scalar bundle and its start-up script as static assets', async () => {
+    // Static assets are answered before the Worker runs (wrangler dev, deployed); here, from the binding.
+    const asset = (path: string) => env.ASSETS.fetch(`http://api.test${path}`);
+    const bundle = await asset('/docs/scalar.js');
+    expect(bundle.status).toBe(200);
+    expect(bundle.headers.get('Content-Type')).toMatch(/javascript/);
+    expect((await bundle.text()).length).toBeGreaterThan(1_000_000);
+    const init = await (await asset('/docs/init.js')).text();
+    expect(init).toContain("url: '/openapi.json'");
+    expect(init).toContain('telemetry: false');
+  });
+});
+
+describe('GET /', () => {
+  it('names the API and its version, and links to the reference, the document, health and every resource — each of which answers', async () => {
+    const response = await call('/', { key: null });
+    expect(response.status).toBe(200);
+    const index = (await response.json()) as { name: string; version: string; links: Record<string, string> };
+    const document = (await (await call('/openapi.json')).json()) as { info: { title: string; version: string } };
+    expect([index.name, index.version]).toEqual([document.info.title, document.info.version]);
+    expect(Object.keys(index.links)).toEqual(['docs', 'openapi', 'health', 'trainers', 'pokemon', 'species', 'exchanges', 'offers', 'keys']);
+    for (const href of Object.values(index.links)) expect((await call(href)).status, href).toBe(200);
   });
 });

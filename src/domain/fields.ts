@@ -93,5 +93,6 @@ export function forbiddenField(message: string) {
     .unknown()
     .refine((value) => value === undefined, message)
     .optional()
-    .meta({ readOnly: true, description: message });
+    // `not: {}`: no value is valid, i.e. the field must be left out.
+    .meta({ readOnly: true, description: message, not: {} });
 }

@@ -6,6 +6,11 @@ export function jsonContent<T extends z.ZodType>(schema: T, description: string)
   return { description, content: { 'application/json': { schema } } };
 }
 
+/** `Cache-Control: no-store`, for answers no cache may keep (secrets, live state). */
+export const noStoreHeaders = {
+  'Cache-Control': { description: '`no-store`.', required: true, schema: { type: 'string' as const } },
+};
+
 /** An OpenAPI error response: always RFC 9457 problem details. */
 export function problemResponse(description: string) {
   return { description, content: problemContent };

@@ -5,28 +5,17 @@
  */
 import { requiredScope } from '../http/auth.ts';
 import { trainerMayCall } from '../http/trainer-access.ts';
-import { problemContent } from './problem-schema.ts';
 
 type Operation = { security?: Record<string, string[]>[]; responses?: Record<string, unknown>; description?: string };
 type Document = { paths?: Record<string, Record<string, Operation>>; components?: Record<string, unknown> };
 
-const header = (description: string) => ({ description, schema: { type: 'string' } });
+/** A problem body in the generated document (the `Problem` schema the routes register). */
+export const PROBLEM_CONTENT = { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } };
 
-const UNAUTHORIZED = {
-  description: 'No API key, or a malformed, unknown, revoked or expired one.',
-  headers: { 'WWW-Authenticate': header('`Bearer realm="pokemon-trainers-api"`, with `error` when a token was sent (RFC 6750).') },
-  content: problemContent,
-};
-const FORBIDDEN = { description: 'The key lacks the scope this operation needs (`requiredScope`).', content: problemContent };
-const RATE_LIMITED = {
-  description: 'Over the key’s rate limit (or, without a key, the address’s).',
-  headers: {
-    'Retry-After': header('Seconds until the limit allows requests again.'),
-    RateLimit: header('`"key";r=<remaining>;t=<seconds to reset>` (draft-ietf-httpapi-ratelimit-headers).'),
-    'RateLimit-Policy': header('`"key";q=<requests>;w=<window seconds>`.'),
-  },
-  content: problemContent,
-};
+// Their headers are added with every other operation's (document.ts).
+const UNAUTHORIZED = { description: 'No API key, or a malformed, unknown, revoked or expired one.', content: PROBLEM_CONTENT };
+const FORBIDDEN = { description: 'The key lacks the scope this operation needs (`requiredScope`).', content: PROBLEM_CONTENT };
+const RATE_LIMITED = { description: 'Over the key’s rate limit (or, without a key, the address’s).', content: PROBLEM_CONTENT };
 
 const METHODS = ['get', 'head', 'post', 'put', 'patch', 'delete'];
 

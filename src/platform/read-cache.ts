@@ -24,6 +24,10 @@ import type { Redis } from './redis.ts';
 
 /** The answers worth caching: plain reads of the API's resources (not keys, uploads, health or docs). */
 const CACHEABLE = /^\/(trainers|pokemon|exchanges|species)(\/[^/]+(\/(pokemon|history))?)?$/;
+/** True for the paths the read cache answers (and `ETag`s); path templates (`/trainers/{id}`) match too. */
+export function isCacheablePath(path: string): boolean {
+  return CACHEABLE.test(path);
+}
 /** The Pokédex changes only with a migration: cached for an hour whatever the TTL. */
 const SPECIES = /^\/species(\/|$)/;
 const SPECIES_TTL_SECONDS = 3600;
@@ -104,7 +108,7 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
     if (ttlSeconds > 0 && (status < 400 || status >= 500)) await invalidate(cache, redis, ttlSeconds);
     return;
   }
-  if (!CACHEABLE.test(path)) return next();
+  if (!isCacheablePath(path)) return next();
 
   const privacy = config.auth.publicReads ? 'public' : 'private';
   const cacheControl = SPECIES.test(path) ? `${privacy}, max-age=${SPECIES_TTL_SECONDS}` : `${privacy}, no-cache`;

@@ -5,6 +5,7 @@ import { env, exports } from 'cloudflare:workers';
 import { expect, inject } from 'vitest';
 import app from '../../src/index.ts';
 import type { Bindings } from '../../src/env.ts';
+import { checkContract } from './contract.ts';
 
 const BASE = 'http://api.test';
 
@@ -25,14 +26,26 @@ function request(path: string, { json, key = ADMIN_KEY, ...rest }: CallInit): Re
   return new Request(`${BASE}${path}`, { ...rest, headers, body: json === undefined ? rest.body : JSON.stringify(json) });
 }
 
+/** Sends `request` to the Worker's `fetch` handler, and holds the answer to the OpenAPI document (./contract.ts). */
+export async function fetchChecked(request: Request, publicReads = true): Promise<Response> {
+  const { method, url } = request;
+  const response = await exports.default.fetch(request);
+  await checkContract(new Request(url, { method }), response, publicReads);
+  return response;
+}
+
 /** Sends a request to the Worker's `fetch` handler, with the admin key unless `key` says otherwise. */
 export function call(path: string, init: CallInit = {}): Promise<Response> {
-  return exports.default.fetch(request(path, init));
+  return fetchChecked(request(path, init));
 }
 
 /** Calls the app with some bindings replaced, e.g. to point a dependency at a dead port. */
-export function callWithBindings(overrides: Partial<Bindings>, path: string, init: CallInit = {}): Promise<Response> {
-  return Promise.resolve(app.request(request(path, init), undefined, { ...env, ...overrides }));
+export async function callWithBindings(overrides: Partial<Bindings>, path: string, init: CallInit = {}): Promise<Response> {
+  const sent = request(path, init);
+  const { method, url } = sent;
+  const response = await app.request(sent, undefined, { ...env, ...overrides });
+  await checkContract(new Request(url, { method }), response, overrides.PUBLIC_READS !== 'false');
+  return response;
 }
 
 export interface RoundTripCounts {

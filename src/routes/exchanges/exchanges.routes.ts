@@ -69,6 +69,7 @@ export const IdempotencyHeaders = z.object({
 const ExchangeParams = z.object({ id: idSchema.meta({ param: { name: 'id', in: 'path' }, example: 'ex_3f9c2a7d1e4b4c5f8a6d0b2e9c7f1a3d' }) });
 
 export const createExchange = createRoute({
+  operationId: 'createExchange',
   method: 'post',
   path: '/exchanges',
   tags: ['Exchanges'],
@@ -95,10 +96,12 @@ export const createExchange = createRoute({
 });
 
 export const getExchange = createRoute({
+  operationId: 'getExchange',
   method: 'get',
   path: '/exchanges/{id}',
   tags: ['Exchanges'],
   summary: 'Get an exchange',
+  description: 'One exchange: who traded which Pokémon, when, and the offer it carried out (if any).',
   request: { params: ExchangeParams },
   responses: {
     200: jsonContent(ExchangeSchema, 'The exchange.'),
@@ -107,6 +110,7 @@ export const getExchange = createRoute({
 });
 
 export const listExchanges = createRoute({
+  operationId: 'listExchanges',
   method: 'get',
   path: '/exchanges',
   tags: ['Exchanges'],

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { jsonContent, problemResponse } from '../../openapi/responses.ts';
+import { jsonContent, noStoreHeaders, problemResponse } from '../../openapi/responses.ts';
 
 const CheckSchema = z
   .object({
@@ -27,13 +27,14 @@ export const HealthSchema = z
   .openapi('Health');
 
 export const getHealth = createRoute({
+  operationId: 'getHealth',
   method: 'get',
   path: '/health',
   tags: ['Operations'],
   summary: 'Check the database, its replicas and Redis',
   description: 'Makes one round trip to each dependency. 503 names every required dependency that failed; a replica that is down only degrades.',
   responses: {
-    200: jsonContent(HealthSchema, 'The database and Redis answered.'),
+    200: { ...jsonContent(HealthSchema, 'The database and Redis answered.'), headers: noStoreHeaders },
     503: problemResponse('A dependency did not answer, or the service is misconfigured.'),
   },
 });

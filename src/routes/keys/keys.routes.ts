@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { SCOPES } from '../../domain/keys.ts';
 import { idSchema, textSchema } from '../../domain/fields.ts';
-import { jsonContent, problemResponse } from '../../openapi/responses.ts';
+import { jsonContent, noStoreHeaders, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
 
@@ -66,6 +66,7 @@ const NewKeySchema = z
 const KeyParams = z.object({ id: z.string().regex(/^key_[0-9a-f]{24}$/).openapi({ param: { name: 'id', in: 'path' }, example: 'key_3f9c2a7d1e4b4c5f8a6d0b2e' }) });
 
 export const createKey = createRoute({
+  operationId: 'createKey',
   method: 'post',
   path: '/keys',
   tags: ['Keys'],
@@ -74,7 +75,7 @@ export const createKey = createRoute({
   middleware: [requireJson] as const,
   request: { body: { required: true, content: { 'application/json': { schema: NewKeySchema } } } },
   responses: {
-    201: jsonContent(CreatedKeySchema, 'Created; `Location` names the key.'),
+    201: { ...jsonContent(CreatedKeySchema, 'Created; `Location` names the key.'), headers: noStoreHeaders },
     400: problemResponse('The body is not valid JSON.'),
     415: problemResponse('The body is not JSON.'),
     422: problemResponse('Invalid fields: an unknown scope, an `expiresAt` in the past, a bad rate limit, a `trainer` scope without a known `trainer` (or a `trainer` without that scope).'),
@@ -82,6 +83,7 @@ export const createKey = createRoute({
 });
 
 export const listKeys = createRoute({
+  operationId: 'listKeys',
   method: 'get',
   path: '/keys',
   tags: ['Keys'],
@@ -92,15 +94,18 @@ export const listKeys = createRoute({
 });
 
 export const getKey = createRoute({
+  operationId: 'getKey',
   method: 'get',
   path: '/keys/{id}',
   tags: ['Keys'],
   summary: 'Get an API key',
+  description: 'Admin only. Its metadata: scopes, limits, expiry, revocation and last use; never the key or its hash.',
   request: { params: KeyParams },
   responses: { 200: jsonContent(ApiKeySchema, 'The key (without its secret).'), 404: problemResponse('No such key.') },
 });
 
 export const revokeKey = createRoute({
+  operationId: 'revokeKey',
   method: 'delete',
   path: '/keys/{id}',
   tags: ['Keys'],

@@ -53,6 +53,7 @@ const OfferParams = z.object({
 const WHO = 'Trainer keys act for their trainer; write and admin keys see every offer.';
 
 export const createOffer = createRoute({
+  operationId: 'createOffer',
   method: 'post',
   path: '/offers',
   tags: ['Offers'],
@@ -73,6 +74,7 @@ export const createOffer = createRoute({
 });
 
 export const listOffers = createRoute({
+  operationId: 'listOffers',
   method: 'get',
   path: '/offers',
   tags: ['Offers'],
@@ -93,6 +95,7 @@ export const listOffers = createRoute({
 });
 
 export const getOffer = createRoute({
+  operationId: 'getOffer',
   method: 'get',
   path: '/offers/{id}',
   tags: ['Offers'],
@@ -105,6 +108,7 @@ export const getOffer = createRoute({
 const GONE = problemResponse('The offer is no longer open: accepted, declined, withdrawn or expired (`offerStatus`).');
 
 export const acceptOffer = createRoute({
+  operationId: 'acceptOffer',
   method: 'post',
   path: '/offers/{id}/accept',
   tags: ['Offers'],
@@ -124,10 +128,12 @@ export const acceptOffer = createRoute({
 });
 
 export const declineOffer = createRoute({
+  operationId: 'declineOffer',
   method: 'post',
   path: '/offers/{id}/decline',
   tags: ['Offers'],
   summary: 'Decline an offer (its recipient)',
+  description: 'Only `to`, with its trainer key (or a write/admin key). The offer stays on record as `declined`; nothing moves.',
   request: { params: OfferParams },
   responses: {
     200: jsonContent(OfferSchema, 'Declined.'),
@@ -138,6 +144,7 @@ export const declineOffer = createRoute({
 });
 
 export const withdrawOffer = createRoute({
+  operationId: 'withdrawOffer',
   method: 'delete',
   path: '/offers/{id}',
   tags: ['Offers'],

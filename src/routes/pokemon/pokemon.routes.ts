@@ -63,6 +63,7 @@ export const PokemonParams = z.object({ id: idSchema.meta({ param: { name: 'id',
 const levelFilter = wholeNumberText(1, 100).optional().openapi({ type: 'integer', minimum: 1, maximum: 100 });
 
 export const createPokemon = createRoute({
+  operationId: 'createPokemon',
   method: 'post',
   path: '/pokemon',
   tags: ['Pokémon'],
@@ -80,6 +81,7 @@ export const createPokemon = createRoute({
 });
 
 export const listPokemon = createRoute({
+  operationId: 'listPokemon',
   method: 'get',
   path: '/pokemon',
   tags: ['Pokémon'],
@@ -105,10 +107,12 @@ export const listPokemon = createRoute({
 });
 
 export const listTrainerPokemon = createRoute({
+  operationId: 'listTrainerPokemon',
   method: 'get',
   path: '/trainers/{id}/pokemon',
   tags: ['Trainers'],
   summary: "List a trainer's Pokémon",
+  description: 'Ordered by id, species embedded. 404 when the trainer does not exist (an empty page means they own none).',
   request: { params: z.object({ id: idSchema.meta({ param: { name: 'id', in: 'path' }, example: 'trainer1' }) }), query: pageQuerySchema },
   responses: {
     200: jsonContent(pageSchema(PokemonSchema), 'A page of their Pokémon, by id.'),
@@ -118,10 +122,12 @@ export const listTrainerPokemon = createRoute({
 });
 
 export const getPokemon = createRoute({
+  operationId: 'getPokemon',
   method: 'get',
   path: '/pokemon/{id}',
   tags: ['Pokémon'],
   summary: 'Get a Pokémon',
+  description: 'The Pokémon with its species embedded (`dexNumber`, `name`, `types`).',
   request: { params: PokemonParams },
   responses: {
     200: jsonContent(PokemonSchema, 'The Pokémon, with its species.'),
@@ -130,6 +136,7 @@ export const getPokemon = createRoute({
 });
 
 export const updatePokemon = createRoute({
+  operationId: 'updatePokemon',
   method: 'patch',
   path: '/pokemon/{id}',
   tags: ['Pokémon'],
@@ -147,15 +154,18 @@ export const updatePokemon = createRoute({
 });
 
 export const deletePokemon = createRoute({
+  operationId: 'deletePokemon',
   method: 'delete',
   path: '/pokemon/{id}',
   tags: ['Pokémon'],
   summary: 'Delete a Pokémon',
+  description: 'Deletes the Pokémon and its ownership history in one statement. Exchanges that traded it stay on record.',
   request: { params: PokemonParams, headers: ifMatchHeaders },
   responses: { 204: { description: 'Deleted, with its history.' }, 404: problemResponse('No such Pokémon.'), 412: preconditionFailedResponse },
 });
 
 export const getOwnershipHistory = createRoute({
+  operationId: 'getOwnershipHistory',
   method: 'get',
   path: '/pokemon/{id}/history',
   tags: ['Pokémon'],

@@ -3,6 +3,7 @@ import { PROBLEMS, type ProblemCode } from '../../platform/problem.ts';
 import { jsonContent, problemResponse } from '../../openapi/responses.ts';
 
 export const getProblemType = createRoute({
+  operationId: 'getProblemType',
   method: 'get',
   path: '/problems/{code}',
   tags: ['Operations'],

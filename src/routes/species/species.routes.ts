@@ -5,6 +5,7 @@ import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { SpeciesSummarySchema } from '../pokemon/pokemon.routes.ts';
 
 export const listSpecies = createRoute({
+  operationId: 'listSpecies',
   method: 'get',
   path: '/species',
   tags: ['Species'],
@@ -23,10 +24,12 @@ export const listSpecies = createRoute({
 });
 
 export const getSpecies = createRoute({
+  operationId: 'getSpecies',
   method: 'get',
   path: '/species/{numberOrName}',
   tags: ['Species'],
   summary: 'Get a species by dex number or name',
+  description: 'By national dex number (`25`) or name, matched ignoring case, accents and punctuation (`mr mime` → `Mr. Mime`).',
   request: {
     params: z.object({
       numberOrName: z.string().min(1).max(100).openapi({ param: { name: 'numberOrName', in: 'path' }, example: 'pikachu' }),

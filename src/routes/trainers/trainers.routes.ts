@@ -37,10 +37,12 @@ const TrainerChangesSchema = z
 const TrainerParams = z.object({ id: idSchema.meta({ param: { name: 'id', in: 'path' }, example: 'trainer1' }) });
 
 export const createTrainer = createRoute({
+  operationId: 'createTrainer',
   method: 'post',
   path: '/trainers',
   tags: ['Trainers'],
   summary: 'Create a trainer',
+  description: 'The id is chosen by the client and never overwritten: an existing id is a 409.',
   middleware: [requireJson] as const,
   request: { body: { required: true, content: { 'application/json': { schema: NewTrainerSchema } } } },
   responses: {
@@ -53,6 +55,7 @@ export const createTrainer = createRoute({
 });
 
 export const listTrainers = createRoute({
+  operationId: 'listTrainers',
   method: 'get',
   path: '/trainers',
   tags: ['Trainers'],
@@ -66,10 +69,12 @@ export const listTrainers = createRoute({
 });
 
 export const getTrainer = createRoute({
+  operationId: 'getTrainer',
   method: 'get',
   path: '/trainers/{id}',
   tags: ['Trainers'],
   summary: 'Get a trainer',
+  description: 'The trainer, with how many Pokémon they own now.',
   request: { params: TrainerParams },
   responses: {
     200: jsonContent(TrainerSchema.extend({ pokemonCount: z.number().int() }).openapi('TrainerWithCount'), 'The trainer and how many Pokémon they own.'),
@@ -78,6 +83,7 @@ export const getTrainer = createRoute({
 });
 
 export const updateTrainer = createRoute({
+  operationId: 'updateTrainer',
   method: 'patch',
   path: '/trainers/{id}',
   tags: ['Trainers'],
@@ -95,6 +101,7 @@ export const updateTrainer = createRoute({
 });
 
 export const deleteTrainer = createRoute({
+  operationId: 'deleteTrainer',
   method: 'delete',
   path: '/trainers/{id}',
   tags: ['Trainers'],

@@ -34,25 +34,6 @@ const CommittedSchema = z
   .extend(UploadStatusSchema.shape)
   .openapi('CommittedUpload');
 
-const RowErrorsProblemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    errors: z.array(
-      z.object({
-        line: z.number().int().openapi({ description: 'Line of the file the row starts on; the header is line 1.' }),
-        column: z.string().openapi({ example: 'dateOfBirth' }),
-        value: z.string().openapi({ example: '31-02-2001' }),
-        detail: z.string().openapi({ example: 'must be a real date written YYYY-MM-DD' }),
-      }),
-    ),
-    errorCount: z.number().int().openapi({ description: 'Every error found; `errors` lists the first 1,000 by line.' }),
-  })
-  .passthrough()
-  .openapi('UploadValidationProblem');
-
 const ConflictProblemSchema = z
   .object({
     type: z.string(),
@@ -78,6 +59,7 @@ const conflict = {
 const TRAINER_CSV = 'id,firstName,lastName,dateOfBirth\r\ntrainer1,Ash,Ketchum,22-05-2010\r\ntrainer2,Misty,Waterflower,2011-07-03';
 
 export const createUpload = createRoute({
+  operationId: 'createUpload',
   method: 'post',
   path: '/uploads',
   tags: ['Uploads'],
@@ -117,15 +99,17 @@ export const createUpload = createRoute({
     409: conflict,
     413: problem('The body is over `UPLOAD_MAX_BYTES` or has more than `UPLOAD_MAX_ROWS` rows.'),
     415: problem('The body is neither `text/csv` nor `multipart/form-data`.'),
-    422: { description: 'Invalid file, header or rows; nothing staged. `errors` lists them.', content: { 'application/problem+json': { schema: RowErrorsProblemSchema } } },
+    422: problem('Invalid file, header or rows (`errors` by `line` and `column`, first 1,000, with `errorCount`), or a bad query parameter; nothing staged.'),
   },
 });
 
 export const getUpload = createRoute({
+  operationId: 'getUpload',
   method: 'get',
   path: '/uploads/{id}',
   tags: ['Uploads'],
   summary: 'Get an upload’s status',
+  description: 'Staged or committed, how many rows, and until when it is kept; a committed upload stays readable from the database\'s commit record after Redis forgets it.',
   request: { params: UploadParams },
   responses: {
     200: json(UploadStatusSchema, 'The upload.'),
@@ -134,6 +118,7 @@ export const getUpload = createRoute({
 });
 
 export const commitUpload = createRoute({
+  operationId: 'commitUpload',
   method: 'post',
   path: '/uploads/{id}/commit',
   tags: ['Uploads'],
@@ -150,6 +135,7 @@ export const commitUpload = createRoute({
 });
 
 export const deleteUpload = createRoute({
+  operationId: 'deleteUpload',
   method: 'delete',
   path: '/uploads/{id}',
   tags: ['Uploads'],
