@@ -43,7 +43,7 @@ export function idempotencySlot(caller: string, scope: string, key: string): str
 function replay(entry: Entry, bodyHash: string): Response {
   if (entry.bodyHash !== bodyHash) {
     throw new Problem('validation-failed', 'This Idempotency-Key was already used with a different body; use a new key for a new request.', {
-      errors: [{ parameter: 'Idempotency-Key', detail: 'was used with a different body' }],
+      errors: [{ parameter: 'Idempotency-Key', detail: 'Idempotency-Key was already used with a different body.' }],
     });
   }
   if (entry.state === 'in-flight') {
