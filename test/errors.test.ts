@@ -42,6 +42,7 @@ describe('validation errors', () => {
     expect(problem.errors).toEqual([{ pointer: '/age', detail: 'age is not a known field; the fields are id, firstName, lastName and dateOfBirth.' }]);
     const empty = await expectProblem(await call('/trainers/x', { method: 'PATCH', json: {} }), 422);
     expect(empty.errors).toEqual([{ pointer: '/', detail: 'The request body must contain at least one of firstName, lastName and dateOfBirth.' }]);
+    expect(empty.detail).toBe('The request body must contain at least one of firstName, lastName and dateOfBirth.');
   });
 
   it('reports an unknown owner and species together with a bad level, in one 422', async () => {

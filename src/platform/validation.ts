@@ -185,15 +185,17 @@ export function issuesToErrors(issues: readonly z.core.$ZodIssue[], target: Targ
   });
 }
 
-/** The field an error names, for the summary sentence. */
-export function whereOf(error: FieldError): string {
+/** The field an error names, for the summary sentence; `''` for the body as a whole. */
+function whereOf(error: FieldError): string {
   if (error.parameter !== undefined) return error.parameter;
-  return error.pointer.slice(1).replaceAll('/', '.') || 'the body';
+  return error.pointer.slice(1).replaceAll('/', '.');
 }
 
 /** The summary `detail` of a 422 listing `errors` found in `target`. */
 export function summary(errors: readonly FieldError[], target: Target = 'json'): string {
-  const names = [...new Set(errors.map(whereOf))];
+  const names = [...new Set(errors.map(whereOf).filter((name) => name !== ''))];
+  // Only the whole was at fault ("must contain at least one of …"): its own sentence says it.
+  if (names.length === 0) return errors[0]!.detail;
   const list = listOf(names);
   switch (target) {
     case 'json':
