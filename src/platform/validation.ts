@@ -86,7 +86,7 @@ function bound(issue: { origin: string; inclusive?: boolean }, limit: unknown, s
  * The rule an issue broke, as a predicate about its field ("is required", "must be at most
  * 100") — the one mapping from zod's issue codes to words, used wherever no schema set its own.
  */
-export function ruleOf(issue: z.core.$ZodRawIssue): string {
+function ruleOf(issue: z.core.$ZodRawIssue): string {
   // Absent where a value (of one type or of several) must be.
   if (issue.input === undefined && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) return 'is required';
   switch (issue.code) {
@@ -126,7 +126,7 @@ export function ruleOf(issue: z.core.$ZodRawIssue): string {
 z.config({ customError: ruleOf });
 
 /** A header's name as it is usually written (`if-match` → `If-Match`): one spelling in every answer. */
-export function headerName(name: string): string {
+function headerName(name: string): string {
   return name.toLowerCase().replace(/(^|-)([a-z])/g, (_, dash: string, letter: string) => dash + letter.toUpperCase());
 }
 
@@ -171,7 +171,7 @@ function unknownName(path: readonly PropertyKey[], key: string, known: string, t
  * is what was validated: a query parameter sent more than once arrives as a list, and is
  * reported as such rather than as a type mismatch.
  */
-export function issuesToErrors(issues: readonly z.core.$ZodIssue[], target: Target, input?: unknown): FieldError[] {
+function issuesToErrors(issues: readonly z.core.$ZodIssue[], target: Target, input?: unknown): FieldError[] {
   return issues.flatMap((issue) => {
     const path = issue.path;
     if (issue.code === 'unrecognized_keys') {
@@ -192,7 +192,7 @@ function whereOf(error: FieldError): string {
 }
 
 /** The summary `detail` of a 422 listing `errors` found in `target`. */
-export function summary(errors: readonly FieldError[], target: Target = 'json'): string {
+function summary(errors: readonly FieldError[], target: Target = 'json'): string {
   const names = [...new Set(errors.map(whereOf).filter((name) => name !== ''))];
   // Only the whole was at fault ("must contain at least one of …"): its own sentence says it.
   if (names.length === 0) return errors[0]!.detail;
@@ -211,8 +211,8 @@ export function summary(errors: readonly FieldError[], target: Target = 'json'):
 }
 
 /** The 422 answering `errors` (a non-empty list) found in `target`. */
-export function invalid(errors: FieldError[], target: Target = 'json', extensions: Record<string, unknown> = {}): Problem {
-  return new Problem('validation-failed', summary(errors, target), { ...extensions, errors });
+export function invalid(errors: FieldError[], target: Target = 'json'): Problem {
+  return new Problem('validation-failed', summary(errors, target), { errors });
 }
 
 /**
