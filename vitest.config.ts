@@ -14,6 +14,9 @@ export default defineConfig({
   plugins: [
     cloudflareTest(({ inject }) => ({
       wrangler: { configPath: './wrangler.toml' },
+      // workerd's --verbose logs every refused connection as an "uncaught exception" with a native
+      // stack, even when the Worker catches the failed fetch (as fault tests expect it to).
+      verbose: false,
       // The Worker reaches the stand-ins started by the global setup: only bindings differ from production.
       // DATABASE_REPLICA_URL is among them whenever the run has a replica.
       miniflare: { bindings: { ...inject('bindings'), DEPENDENCY_TIMEOUT_MS: '3000',
@@ -29,6 +32,9 @@ export default defineConfig({
     exclude: replicaCluster
       ? configDefaults.exclude
       : [...configDefaults.exclude, REPLICA_TESTS, ...(onRealDatabase ? [] : [FAULT_TESTS])],
+    // The Worker's request log (one JSON line per request, see src/platform/request-log.ts) is for
+    // production; test/logs.test.ts reads it through a spy. Printed, it would bury the test report.
+    onConsoleLog: (log) => !log.startsWith('{"level"'),
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

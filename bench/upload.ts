@@ -3,7 +3,8 @@
  * by 1,000 trainers) uploaded and committed through `wrangler dev` on the stand-ins over the real
  * PostgreSQL and Redis, against the floor: `psql \copy` of the same rows into a table of the same
  * shape, in the same run. Prints stage, commit and total time, rows/s, the subrequests the two
- * requests made (from `Server-Timing`) and workerd's peak RSS; the last line is the ratio.
+ * requests made (from `Server-Timing`), the CPU time workerd spent on each request (an upper bound
+ * of the Worker's CPU time, which `[limits] cpu_ms` caps) and its peak RSS; the last line is the ratio.
  *
  * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the server (a
  * scratch database is created and dropped); BENCH_REDIS_URL (default redis://127.0.0.1:6379/0);
@@ -13,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { createScratchDatabase } from '../local/scratch-database.ts';
-import { descendants } from './support/cpu.ts';
+import { descendants, processCpuSeconds } from './support/cpu.ts';
 import { authorization, ROOT, startDevServer } from './support/processes.ts';
 
 const serverUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -101,12 +102,15 @@ try {
   const workerd = workerdPid(dev.pid);
   resetPeak(workerd);
   const before = memory(workerd);
+  const cpuBefore = processCpuSeconds(workerd);
   const [staged, stageSeconds] = await timed(() => fetch(`${base}/uploads?type=pokemon`, { method: 'POST', body: csv, headers: { 'Content-Type': 'text/csv', ...authorization(dev) } }));
   if (staged.status !== 201) throw new Error(`stage failed: ${await staged.text()}`);
   const { id } = (await staged.json()) as { id: string };
+  const cpuStaged = processCpuSeconds(workerd);
   const [committed, commitSeconds] = await timed(() => fetch(`${base}/uploads/${id}/commit`, { method: 'POST', headers: authorization(dev) }));
   if (committed.status !== 200) throw new Error(`commit failed: ${await committed.text()}`);
   const after = memory(workerd);
+  const cpuCommitted = processCpuSeconds(workerd);
   const total = stageSeconds + commitSeconds;
   const [up, down] = [subrequests(staged), subrequests(committed)];
 
@@ -125,8 +129,9 @@ try {
   });
 
   console.log(`${rowCount.toLocaleString('en')} Pokémon rows (${(csv.length / 1e6).toFixed(1)} MB CSV), ${TRAINERS} trainers; wrangler dev + stand-ins on PostgreSQL and Redis`);
-  console.log(`stage   ${stageSeconds.toFixed(2)} s   subrequests db=${up.db} redis=${up.redis}`);
-  console.log(`commit  ${commitSeconds.toFixed(2)} s   subrequests db=${down.db} redis=${down.redis}`);
+  const cpu = (seconds: number) => `workerd CPU ${Math.round(seconds * 1000).toLocaleString('en')} ms`;
+  console.log(`stage   ${stageSeconds.toFixed(2)} s   subrequests db=${up.db} redis=${up.redis}   ${cpu(cpuStaged - cpuBefore)}`);
+  console.log(`commit  ${commitSeconds.toFixed(2)} s   subrequests db=${down.db} redis=${down.redis}   ${cpu(cpuCommitted - cpuStaged)}`);
   console.log(`total   ${total.toFixed(2)} s   ${Math.round(rowCount / total).toLocaleString('en')} rows/s   subrequests ${up.db + up.redis + down.db + down.redis}`);
   console.log(`workerd RSS: ${before.now.toFixed(0)} MiB before, peak ${after.peak.toFixed(0)} MiB during (+${(after.peak - before.now).toFixed(0)} MiB)`);
   console.log(`COPY    ${copySeconds.toFixed(2)} s   (psql \\copy, start-up included)`);

@@ -6,6 +6,7 @@ import { apiDocument } from './openapi/document.ts';
 import { docsPage } from './openapi/reference.ts';
 import { authenticate } from './http/auth.ts';
 import { readCache } from './platform/read-cache.ts';
+import { requestLog } from './platform/request-log.ts';
 import { Problem, problemFor, problemResponse } from './platform/problem.ts';
 import { services } from './platform/services.ts';
 import { rootRoutes } from './routes/root/root.index.ts';
@@ -36,6 +37,7 @@ export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ strict: false });
 
   // API answers are data, never pages: no script, no framing. `/docs` sets its own policy.
+  app.use('*', requestLog);
   app.use('*', secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] }, overwrite: false }));
   app.use('*', services);
   app.use(
@@ -91,10 +93,8 @@ export function createApp() {
   });
 
   app.onError((error, c) => {
-    const requestId = c.get('requestId');
-    const problem = problemFor(error, requestId);
-    if (problem.status >= 500 && problem !== error) console.error(`[${requestId}] ${problem.code}`, error);
-    return problemResponse(c, problem);
+    // The error itself, with its stack, goes to the request's log line (request-log.ts), never into the answer.
+    return problemResponse(c, problemFor(error, c.get('requestId')));
   });
 
   return routes;

@@ -207,7 +207,7 @@ describe('POST /exchanges with Idempotency-Key', () => {
 
   it('refuses a key that is not 1–255 printable characters', async () => {
     const problem = await expectProblem(await postExchange(await setUp(1, 0), { 'Idempotency-Key': 'x'.repeat(256) }), 422);
-    expect(problem.errors).toEqual([{ parameter: 'idempotency-key', detail: expect.any(String) }]);
+    expect(problem.errors).toEqual([{ parameter: 'Idempotency-Key', detail: expect.any(String) }]);
   });
 });
 

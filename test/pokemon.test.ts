@@ -55,7 +55,7 @@ describe('POST /pokemon', () => {
     });
     const problem = await expectProblem(response, 422);
     expect(problem.errors).toEqual([
-      { pointer: '/owner', detail: expect.stringContaining('no trainer') },
+      { pointer: '/owner', detail: expect.stringContaining('there is no') },
       { pointer: '/species', detail: expect.stringContaining('did you mean Pikachu'), suggestions: expect.arrayContaining(['Pikachu']) },
     ]);
   });

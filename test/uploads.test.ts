@@ -171,7 +171,7 @@ describe('CSV uploads: validation', () => {
     await expectProblem(await upload('type=trainer', ''), 422);
     await expectProblem(await upload('type=trainer', `${TRAINER_HEADER}\r\n`), 422);
     const unknown = await expectProblem(await upload('type=dragon', `${TRAINER_HEADER}\nx,y,z,2000-01-01`), 422);
-    expect(unknown.errors).toEqual([{ parameter: 'type', detail: 'must be trainer or pokemon' }]);
+    expect(unknown.errors).toEqual([{ parameter: 'type', detail: 'type must be trainer or pokemon.' }]);
     await expectProblem(await upload('', `${TRAINER_HEADER}\nx,y,z,2000-01-01`), 422);
     const quoting = await expectProblem(await upload('type=trainer', `${TRAINER_HEADER}\nx,"y"z,w,2000-01-01\nq,"open,w,2000-01-01`), 422);
     expect(quoting.errors.map((e: any) => [e.line, e.column])).toEqual([

@@ -45,21 +45,19 @@ export function wholeNumberText(min: number, max: number, message = `must be a w
  * Free text that Postgres can store and every client can encode: trimmed, 1–`max` characters,
  * no NUL (Postgres text refuses it) and no lone surrogate (not valid UTF-8 on the wire).
  */
-export function textSchema(what: string, max: number) {
+export function textSchema(max: number) {
   return z
     .string()
     .trim()
-    .min(1, `${what} must not be empty`)
-    .max(max, `${what} must be at most ${max} characters`)
-    .refine((value) => !value.includes('\0'), `${what} must not contain NUL characters`)
-    .refine((value) => value.isWellFormed(), `${what} must be valid Unicode (no lone surrogates)`);
+    .min(1, 'must not be empty')
+    .max(max, `must be at most ${max} characters long`)
+    .refine((value) => !value.includes('\0'), 'must not contain NUL characters')
+    .refine((value) => value.isWellFormed(), 'must be valid Unicode (no lone surrogates)');
 }
 
-const nameSchema = (what: string) => textSchema(what, 100);
-
-export const firstNameSchema = nameSchema('firstName');
-export const lastNameSchema = nameSchema('lastName');
-export const nicknameSchema = nameSchema('nickname');
+export const firstNameSchema = textSchema(100);
+export const lastNameSchema = textSchema(100);
+export const nicknameSchema = textSchema(100);
 
 /** A past-or-present calendar date, not before 1900-01-01. */
 export const pastDateSchema = z
@@ -76,7 +74,16 @@ export const levelSchema = z
   .max(100, 'must be a whole number from 1 to 100');
 
 /** A species name as typed by a user; matched against the Pokédex case- and punctuation-insensitively. */
-export const speciesNameSchema = textSchema('species', 100);
+export const speciesNameSchema = textSchema(100);
+
+/** A national dex number written in digits ("25"): wherever a species is named, it may be named so. */
+export const DEX_NUMBER = /^[0-9]{1,5}$/;
+
+/** A species in a JSON body: its name, or its national dex number (`25` or `"25"`). */
+export const speciesSchema = z.union([z.int().min(1).max(99_999), speciesNameSchema], {
+  // Absent: the usual "is required".
+  error: (issue) => (issue.input === undefined ? undefined : 'must be a species name or a national dex number'),
+});
 
 /** Lower-case letters and digits only (`Mr. Mime` → `mrmime`): the key species are matched on. */
 export function speciesSlug(name: string): string {
@@ -85,6 +92,11 @@ export function speciesSlug(name: string): string {
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
     .replace(/[^a-z0-9]/g, '');
+}
+
+/** "a, b and c" (or "a, b or c"). */
+export function listOf(items: readonly string[], conjunction = 'and'): string {
+  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} ${conjunction} ${items.at(-1)}`;
 }
 
 /** A field clients must not send (e.g. an immutable id): sending it is a 422 that says `message`. */

@@ -5,7 +5,7 @@
 import { and, asc, eq, gt, gte, lte, sql, type SQL } from 'drizzle-orm';
 import { ownershipHistory, pokemon, species, trainers } from '../db/schema.ts';
 import type { Database } from '../platform/database.ts';
-import { speciesSlug } from './fields.ts';
+import { speciesMatch, suggestionsSql, type SpeciesRef } from './species.ts';
 import { stillAt, type Version } from './versions.ts';
 import { existsWhere, pageWithFlag } from './page-with-flag.ts';
 
@@ -29,7 +29,7 @@ export interface Pokemon {
 export interface NewPokemon {
   id: string;
   nickname: string;
-  species: string;
+  species: SpeciesRef;
   level: number;
   owner: string;
   dateOfOwnership: string;
@@ -87,15 +87,6 @@ function statementToPokemon(row: StatementRow): Pokemon {
   return toPokemon({ ...row, createdAt: new Date(row.createdAt), updatedAt: new Date(row.updatedAt) });
 }
 
-/** Up to three species names closest to `slug`, for "did you mean" (only computed when `missing`). */
-function suggestionsSql(slug: string, missing: SQL): SQL {
-  return sql`CASE WHEN ${missing} THEN (
-    SELECT coalesce(array_agg(name ORDER BY distance, dex_number), '{}') FROM (
-      SELECT name, dex_number, edit_distance(slug, ${slug}) AS distance FROM species ORDER BY distance, dex_number LIMIT 3
-    ) closest WHERE distance <= greatest(2, length(${slug}) / 2)
-  ) END`;
-}
-
 export type CreatePokemonResult =
   | { status: 'created'; pokemon: Pokemon }
   | { status: 'id-taken' }
@@ -104,9 +95,8 @@ export type CreatePokemonResult =
 
 /** Inserts a Pokémon and its first ownership-history row, or says why it could not. */
 export async function createPokemon(db: Database, input: NewPokemon): Promise<CreatePokemonResult> {
-  const slug = speciesSlug(input.species);
   const { rows } = await db.execute<StatementRow & { id_taken: boolean; owner_found: boolean; species_found: boolean; owner_born: string | null; suggestions: string[] | null }>(sql`
-    WITH s AS (SELECT dex_number, name, types FROM species WHERE slug = ${slug}),
+    WITH s AS (SELECT dex_number, name, types FROM species WHERE ${speciesMatch(input.species)}),
     -- FOR SHARE (not KEY SHARE): a concurrent change of the owner's date of birth waits for this insert, and sees it.
     owner AS (SELECT id, date_of_birth FROM trainers WHERE id = ${input.owner} FOR SHARE),
     p AS (
@@ -124,7 +114,7 @@ export async function createPokemon(db: Database, input: NewPokemon): Promise<Cr
            EXISTS (SELECT 1 FROM owner) AS owner_found,
            (SELECT date_of_birth::text FROM owner WHERE date_of_birth > ${input.dateOfOwnership}::date) AS owner_born,
            EXISTS (SELECT 1 FROM s) AS species_found,
-           ${suggestionsSql(slug, sql`NOT EXISTS (SELECT 1 FROM s)`)} AS suggestions,
+           ${suggestionsSql(input.species, sql`NOT EXISTS (SELECT 1 FROM s)`)} AS suggestions,
            created.*
     FROM (SELECT 1) AS one LEFT JOIN (SELECT ${STATEMENT_COLUMNS} FROM p, s) AS created ON true`);
   const row = rows[0]!;
@@ -140,9 +130,26 @@ export async function createPokemon(db: Database, input: NewPokemon): Promise<Cr
   };
 }
 
+/**
+ * Whether the owner and species a Pokémon would name exist (each checked only when given), in
+ * one round trip: a body with other invalid fields still learns these, in the same answer.
+ */
+export async function checkReferences(
+  db: Database,
+  refs: { owner?: string | undefined; species?: SpeciesRef | undefined },
+): Promise<{ ownerMissing: boolean; speciesMissing: boolean; suggestions: string[] }> {
+  const ownerMissing = refs.owner === undefined ? sql`false` : sql`NOT EXISTS (SELECT 1 FROM trainers WHERE id = ${refs.owner})`;
+  const speciesMissing = refs.species === undefined ? sql`false` : sql`NOT EXISTS (SELECT 1 FROM species WHERE ${speciesMatch(refs.species)})`;
+  const { rows } = await db.execute<{ owner_missing: boolean; species_missing: boolean; suggestions: string[] | null }>(sql`
+    SELECT ${ownerMissing} AS owner_missing, ${speciesMissing} AS species_missing,
+           ${refs.species === undefined ? sql`NULL` : suggestionsSql(refs.species, speciesMissing)} AS suggestions`);
+  const row = rows[0]!;
+  return { ownerMissing: row.owner_missing, speciesMissing: row.species_missing, suggestions: row.suggestions ?? [] };
+}
+
 export interface PokemonFilters {
   owner?: string | undefined;
-  species?: string | undefined;
+  species?: SpeciesRef | undefined;
   minLevel?: number | undefined;
   maxLevel?: number | undefined;
 }
@@ -151,7 +158,7 @@ export interface PokemonFilters {
 function filtersWhere(filters: PokemonFilters, after: string | undefined): SQL | undefined {
   return and(
     filters.owner === undefined ? undefined : eq(pokemon.ownerId, filters.owner),
-    filters.species === undefined ? undefined : eq(species.slug, speciesSlug(filters.species)),
+    filters.species === undefined ? undefined : speciesMatch(filters.species),
     filters.minLevel === undefined ? undefined : gte(pokemon.level, filters.minLevel),
     filters.maxLevel === undefined ? undefined : lte(pokemon.level, filters.maxLevel),
     after === undefined ? undefined : gt(pokemon.id, after),
@@ -205,10 +212,9 @@ export type UpdatePokemonResult =
  * and "no such Pokémon" come from the same statement.
  */
 export async function updatePokemon(db: Database, id: string, changes: PokemonChanges, ownedBy?: string, version?: Version): Promise<UpdatePokemonResult> {
-  const slug = changes.species === undefined ? null : speciesSlug(changes.species);
   const { rows } = await db.execute<StatementRow & { found: boolean; owner: string | null; species_ok: boolean; suggestions: string[] | null }>(sql`
-    WITH wanted AS (SELECT dex_number FROM species WHERE slug = ${slug}),
-    species_ok AS (SELECT ${slug}::text IS NULL OR EXISTS (SELECT 1 FROM wanted) AS ok),
+    WITH wanted AS (SELECT dex_number FROM species WHERE ${changes.species === undefined ? sql`false` : speciesMatch(changes.species)}),
+    species_ok AS (SELECT ${changes.species === undefined ? sql`true` : sql`false`} OR EXISTS (SELECT 1 FROM wanted) AS ok),
     p AS (
       UPDATE pokemon SET
         nickname = coalesce(${changes.nickname ?? null}::text, nickname),
@@ -221,7 +227,7 @@ export async function updatePokemon(db: Database, id: string, changes: PokemonCh
     SELECT EXISTS (SELECT 1 FROM pokemon WHERE id = ${id}) AS found,
            (SELECT owner_id FROM pokemon WHERE id = ${id}) AS owner,
            (SELECT ok FROM species_ok) AS species_ok,
-           ${suggestionsSql(slug ?? '', sql`NOT (SELECT ok FROM species_ok)`)} AS suggestions,
+           ${suggestionsSql(changes.species ?? '', sql`NOT (SELECT ok FROM species_ok)`)} AS suggestions,
            updated.*
     FROM (SELECT 1) AS one LEFT JOIN (SELECT ${STATEMENT_COLUMNS} FROM p JOIN species s ON s.dex_number = p.species_number) AS updated ON true`);
   const row = rows[0]!;

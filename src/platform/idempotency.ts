@@ -4,6 +4,7 @@
  * under `idem:<caller>:<scope>:<key>` — one caller's keys never meet another's — and each step is
  * one Redis round trip.
  */
+import { noteError } from './request-log.ts';
 import type { Context } from 'hono';
 import type { AppEnv } from '../env.ts';
 import { canonicalJson, sha256 } from './hashing.ts';
@@ -46,7 +47,7 @@ export function idempotencySlot(caller: string, scope: string, key: string): str
 function replay(entry: Entry, bodyHash: string): Response {
   if (entry.bodyHash !== bodyHash) {
     throw new Problem('validation-failed', 'This Idempotency-Key was already used with a different body; use a new key for a new request.', {
-      errors: [{ parameter: 'Idempotency-Key', detail: 'was used with a different body' }],
+      errors: [{ parameter: 'Idempotency-Key', detail: 'Idempotency-Key was already used with a different body.' }],
     });
   }
   if (entry.state === 'in-flight') {
@@ -102,7 +103,7 @@ export async function idempotent<R extends Response>(
   const done: Entry = { state: 'done', bodyHash, status: response.status, headers, body: await response.clone().text() };
   // The work is done and answered either way; a failed write only means a retry would run again.
   await c.var.services.redis.set(slot, done, { ex: IDEMPOTENCY_TTL_SECONDS }).catch((error: unknown) => {
-    console.error(`[${c.get('requestId')}] could not store the idempotent answer`, error);
+    noteError(c, 'storing the idempotent answer', error);
   });
   return response;
 }

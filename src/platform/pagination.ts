@@ -34,7 +34,7 @@ export function decodeCursor<T extends string | number>(cursor: string | undefin
 /** The 422 for a cursor this API did not issue (or whose row no longer exists). */
 export function invalidCursor(): Problem {
   return new Problem('validation-failed', 'The cursor is not one this API issued.', {
-    errors: [{ parameter: 'cursor', detail: 'is not a cursor from a previous page' }],
+    errors: [{ parameter: 'cursor', detail: 'cursor must be the nextCursor of a previous page.' }],
   });
 }
 

@@ -69,12 +69,6 @@ export const PROBLEMS = {
 
 export type ProblemCode = keyof typeof PROBLEMS;
 
-/** One field-level error: a JSON Pointer (RFC 6901) into the request, and what is wrong there. */
-export interface FieldError {
-  pointer: string;
-  detail: string;
-}
-
 /** Throw from anywhere in a request to answer with this problem. */
 export class Problem extends Error {
   readonly code: ProblemCode;

@@ -28,7 +28,7 @@ function requestedBookmark(header: string | undefined): Bookmark | undefined {
   const bookmark = parseBookmark(header);
   if (bookmark) return bookmark;
   throw new Problem('validation-failed', 'The X-Bookmark header is not a bookmark this API issued.', {
-    errors: [{ parameter: 'X-Bookmark', detail: 'must be the X-Bookmark of an earlier response' }],
+    errors: [{ parameter: 'X-Bookmark', detail: 'X-Bookmark must be the X-Bookmark of an earlier response.' }],
   });
 }
 

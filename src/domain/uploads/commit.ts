@@ -113,7 +113,9 @@ function pokemonCtes(update: boolean) {
       existing AS MATERIALIZED (
         SELECT p.id, p.owner_id, p.date_of_ownership FROM pokemon p WHERE p.id IN (SELECT id FROM input) ORDER BY p.id FOR UPDATE
       ),
-      resolved AS (SELECT i.*, s.dex_number FROM input i LEFT JOIN species s ON s.slug = i.species),
+      -- A species cell is staged as a slug or as a dex number's digits (see kinds.ts): one key table, one join.
+      species_keys AS (SELECT slug AS key, dex_number FROM species UNION ALL SELECT dex_number::text, dex_number FROM species),
+      resolved AS (SELECT i.*, k.dex_number FROM input i LEFT JOIN species_keys k ON k.key = i.species),
       conflicts AS (
         SELECT e.id, 'id' AS column, e.id AS value, 'already exists' AS detail FROM existing e WHERE ${sql.raw(String(!update))}
         UNION ALL

@@ -14,6 +14,7 @@ import {
   speciesNameSchema,
   speciesSlug,
   WHOLE_NUMBER,
+  DEX_NUMBER,
 } from '../fields.ts';
 
 export const UPLOAD_TYPES = ['trainer', 'pokemon'] as const;
@@ -65,8 +66,12 @@ function checkLevel(cell: string): CellResult {
   return result.success ? { ok: true, value: String(result.data) } : { ok: false, detail: result.error.issues[0]!.message };
 }
 
-/** A species name, staged as its slug; whether the Pokédex has it is checked against the database. */
+/**
+ * A species name, staged as its slug, or a dex number, staged as its digits (no slug is only
+ * digits); whether the Pokédex has it is checked against the database.
+ */
 function checkSpecies(cell: string): CellResult {
+  if (DEX_NUMBER.test(cell.trim())) return { ok: true, value: String(Number(cell)) };
   const name = speciesNameSchema.safeParse(cell);
   if (!name.success) return { ok: false, detail: name.error.issues[0]!.message };
   const slug = speciesSlug(name.data);

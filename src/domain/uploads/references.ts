@@ -13,7 +13,7 @@ export interface ReferenceBatch {
   ids: string[];
   /** Owner ids (Pokémon uploads). */
   owners: string[];
-  /** Species slugs (Pokémon uploads). */
+  /** Species cells as staged: slugs, or dex numbers' digits (Pokémon uploads). */
   slugs: string[];
   /**
    * Valid rows' dates, to check against the database: a Pokémon's `dateOfOwnership` with its id
@@ -40,7 +40,7 @@ export interface ReferenceFacts {
   existingIds: string[];
   dated: DatedConflict[];
   missingOwners: string[];
-  /** Slug → Pokédex name, for the slugs that exist. */
+  /** Staged species cell → Pokédex name, for those that exist. */
   speciesNames: Record<string, string>;
 }
 
@@ -69,7 +69,8 @@ export async function lookUpReferences(db: Database, type: UploadType, batch: Re
       ${datedConflicts(type, batch.dated, update)} AS dated,
       ARRAY(SELECT o FROM unnest(${arrayLiteral(batch.owners)}::text[]) AS o
             WHERE NOT EXISTS (SELECT 1 FROM ${trainers} t WHERE t.id = o)) AS missing_owners,
-      (SELECT json_object_agg(slug, name) FROM ${species} WHERE slug IN (SELECT unnest(${arrayLiteral(batch.slugs)}::text[]))) AS species`);
+      (SELECT json_object_agg(k.key, s.name) FROM unnest(${arrayLiteral(batch.slugs)}::text[]) AS k(key)
+         JOIN ${species} s ON s.slug = k.key OR s.dex_number = CASE WHEN k.key ~ '^[0-9]{1,5}$' THEN k.key::int END) AS species`);
   const row = result.rows[0]!;
   return { existingIds: row.existing, dated: row.dated ?? [], missingOwners: row.missing_owners, speciesNames: row.species ?? {} };
 }

@@ -9,6 +9,7 @@
  * start writing chunks while still reading, as long as no error has been found, and take them
  * back if one is found later.
  */
+import { missingSpecies, notInPokedex } from '../species.ts';
 import type { Redis } from '../../platform/redis.ts';
 import type { Database } from '../../platform/database.ts';
 import { DomainError } from '../errors.ts';
@@ -154,6 +155,7 @@ class References {
   readonly #dated: DatedConflict[] = [];
   readonly #missingOwners = new Set<string>();
   speciesNames: Record<string, string> = {};
+  #speciesSuggestions = new Map<string, string[]>();
 
   /** False with onConflict=update: existing ids are then updates, not errors. */
   readonly checkIds: boolean;
@@ -217,6 +219,12 @@ class References {
     Object.assign(this.speciesNames, facts.speciesNames);
   }
 
+  /** Suggestions for each species cell the Pokédex does not have (one round trip, only when there is one). */
+  async suggestSpecies(db: Database): Promise<void> {
+    const missing = [...this.#speciesCells].filter(([, { slug }]) => !(slug in this.speciesNames)).map(([cell]) => cell);
+    if (missing.length > 0) this.#speciesSuggestions = await missingSpecies(db, missing);
+  }
+
   /** The errors the lookups found, for every line concerned. */
   report(errors: ErrorList, columnOrder: (name: string) => number): void {
     for (const id of this.#existingIds) {
@@ -231,7 +239,8 @@ class References {
     }
     for (const [cell, { slug, lines }] of this.#speciesCells) {
       if (slug in this.speciesNames) continue;
-      for (const line of lines) errors.add({ line, column: 'species', value: cell, detail: 'is not a species in the Pokédex' }, columnOrder('species'));
+      const detail = notInPokedex(this.#speciesSuggestions.get(cell) ?? []);
+      for (const line of lines) errors.add({ line, column: 'species', value: cell, detail }, columnOrder('species'));
     }
   }
 
@@ -360,6 +369,7 @@ export async function stageUpload(db: Database, redis: Redis, request: StageRequ
     if (!positions) throw invalidFile('The file is empty.', [{ line: 1, column: '', value: '', detail: 'a header row and at least one row are required' }]);
     if (rows === 0) throw invalidFile('The file has a header but no rows.', [{ line: 2, column: '', value: '', detail: 'at least one row is required' }]);
     await references.lookUp(db, kind);
+    await references.suggestSpecies(db);
     references.report(errors, columnOrder);
     if (errors.count > 0) {
       throw invalidFile(`${errors.count} problem${errors.count === 1 ? '' : 's'} in the file; nothing was staged.`, errors.list(), errors.count);

@@ -1,9 +1,11 @@
 import { sql } from 'drizzle-orm';
 import type { RouteHandler } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import type { AppEnv } from '../../env.ts';
 import { lsnFromText } from '../../platform/bookmark.ts';
 import { errorChain, findDependencyError } from '../../platform/dependency-error.ts';
 import { Problem } from '../../platform/problem.ts';
+import { noteError } from '../../platform/request-log.ts';
 import type { getHealth } from './health.routes.ts';
 
 interface Check {
@@ -20,26 +22,25 @@ function failureKind(error: unknown): string {
   return 'could not be reached';
 }
 
-async function check<T>(name: string, requestId: string, probe: () => Promise<T>): Promise<Check & { value?: T }> {
+async function check<T>(c: Context, name: string, probe: () => Promise<T>): Promise<Check & { value?: T }> {
   const start = performance.now();
   const latencyMs = () => Number((performance.now() - start).toFixed(1));
   try {
     const value = await probe();
     return { status: 'ok', latencyMs: latencyMs(), value };
   } catch (error) {
-    console.error(`[${requestId}] health: ${name}`, error);
+    noteError(c, `health: ${name}`, error);
     return { status: 'unavailable', latencyMs: latencyMs(), error: failureKind(error) };
   }
 }
 
 export const healthHandler: RouteHandler<typeof getHealth, AppEnv> = async (c) => {
   const { db, redis, config } = c.var.services;
-  const requestId = c.get('requestId');
   const [primary, redisCheck, ...replicaChecks] = await Promise.all([
-    check('database', requestId, async () => (await db.primary.execute<{ lsn: string }>(sql`SELECT pg_current_wal_lsn()::text AS lsn`)).rows[0]!.lsn),
-    check('redis', requestId, () => redis.ping()),
+    check(c, 'database', async () => (await db.primary.execute<{ lsn: string }>(sql`SELECT pg_current_wal_lsn()::text AS lsn`)).rows[0]!.lsn),
+    check(c, 'redis', () => redis.ping()),
     ...config.database.replicaUrls.map((url, index) =>
-      check(`replica-${index + 1}`, requestId, async () => {
+      check(c, `replica-${index + 1}`, async () => {
         const { rows } = await db.pinnedTo(url).execute<{ lsn: string; seconds: number | null }>(sql`
           SELECT coalesce(pg_last_wal_replay_lsn(), pg_current_wal_insert_lsn())::text AS lsn,
                  extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS seconds`);

@@ -13,7 +13,7 @@ export const createKey: RouteHandler<typeof routes.createKey, AppEnv> = async (c
   const created = await keys.createKey(c.var.services.db.primary, input);
   if (!created) {
     throw new Problem('validation-failed', `There is no trainer "${input.trainer}" for the key to act as.`, {
-      errors: [{ pointer: '/trainer', detail: `there is no trainer "${input.trainer}"` }],
+      errors: [{ pointer: '/trainer', detail: `trainer must name an existing trainer; there is no "${input.trainer}".` }],
     });
   }
   return c.json(created, 201, { Location: `/keys/${created.id}`, 'Cache-Control': 'no-store' });

@@ -33,7 +33,7 @@ const CreatedKeySchema = ApiKeySchema.extend({
 
 const NewKeySchema = z
   .strictObject({
-    name: textSchema('name', 100).meta({ example: 'game server' }),
+    name: textSchema(100).meta({ example: 'game server' }),
     scopes: z
       .array(z.enum(SCOPES, { error: `must be one of ${SCOPES.join(', ')}` }))
       .min(1, 'must list at least one scope')

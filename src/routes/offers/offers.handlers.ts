@@ -6,6 +6,7 @@ import type { AppEnv } from '../../env.ts';
 import { idempotent } from '../../platform/idempotency.ts';
 import { decodeCursor, invalidCursor, toPage } from '../../platform/pagination.ts';
 import { Problem } from '../../platform/problem.ts';
+import { invalid } from '../../platform/validation.ts';
 import type * as routes from './offers.routes.ts';
 
 const notFound = (id: string) => new Problem('not-found', `There is no offer "${id}".`);
@@ -25,9 +26,8 @@ export const createOffer: RouteHandler<typeof routes.createOffer, AppEnv> = asyn
     throw new Problem('forbidden', `A trainer key offers for its own trainer ("${trainer}"), not for "${input.from}".`, { trainer });
   }
   const from = trainer ?? input.from;
-  const invalid = (pointer: string, detail: string) => new Problem('validation-failed', 'The request body has 1 invalid field.', { errors: [{ pointer, detail }] });
-  if (from === undefined) throw invalid('/from', 'is required with a key that is not a trainer key');
-  if (from === input.to) throw invalid('/to', 'must differ from the offering trainer');
+  if (from === undefined) throw invalid([{ pointer: '/from', detail: 'from is required with a key that is not a trainer key.' }]);
+  if (from === input.to) throw invalid([{ pointer: '/to', detail: 'to must differ from the offering trainer.' }]);
   const offer = { ...input, from };
   return idempotent(c, { scope: 'offers', key, request: offer }, async (callerKey) => {
     const created = await offers.createOffer(c.var.services.db.primary, await requestIds('of', 'offers', callerKey, offer), offer);
@@ -43,7 +43,7 @@ export const listOffers: RouteHandler<typeof routes.listOffers, AppEnv> = async 
   }
   const trainer = own ?? named;
   if (role !== undefined && trainer === undefined) {
-    throw new Problem('validation-failed', 'The query parameters have 1 invalid field.', { errors: [{ parameter: 'role', detail: 'needs a trainer' }] });
+    throw invalid([{ parameter: 'role', detail: 'role needs a trainer: send trainer too, or use a trainer key.' }], 'query');
   }
   const rows = await offers.listOffers(c.var.services.db.replica, { trainer, role, status }, { limit, after: decodeCursor<string>(cursor, 'string') });
   if (!rows) throw invalidCursor();

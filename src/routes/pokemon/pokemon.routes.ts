@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { forbiddenField, idSchema, wholeNumberText, levelSchema, nicknameSchema, pastDateSchema, speciesNameSchema } from '../../domain/fields.ts';
+import { forbiddenField, idSchema, wholeNumberText, levelSchema, nicknameSchema, pastDateSchema, speciesNameSchema, speciesSchema } from '../../domain/fields.ts';
 import { ifMatchHeaders, jsonContent, preconditionFailedResponse, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
@@ -29,7 +29,7 @@ const NewPokemonSchema = z
   .strictObject({
     id: idSchema.meta({ example: 'pikachu1' }),
     nickname: nicknameSchema.meta({ example: 'Sparky' }),
-    species: speciesNameSchema.meta({ description: 'A species name, matched ignoring case and punctuation.', example: 'pikachu' }),
+    species: speciesSchema.meta({ description: 'A species name (matched ignoring case and punctuation) or national dex number.', example: 'pikachu' }),
     level: levelSchema.meta({ example: 12 }),
     owner: idSchema.meta({ description: 'The id of an existing trainer.', example: 'trainer1' }),
     dateOfOwnership: pastDateSchema,
@@ -42,10 +42,10 @@ const PokemonChangesSchema = z
     owner: forbiddenField('cannot change here: ownership changes only through POST /exchanges'),
     dateOfOwnership: forbiddenField('cannot change here: it is set when the Pokémon changes owner'),
     nickname: nicknameSchema.optional(),
-    species: speciesNameSchema.optional(),
+    species: speciesSchema.optional().meta({ description: 'A species name or national dex number.' }),
     level: levelSchema.optional(),
   })
-  .refine((changes) => Object.keys(changes).length > 0, 'send at least one of nickname, species, level')
+  .refine((changes) => Object.keys(changes).length > 0, 'must contain at least one of nickname, species and level')
   .openapi('PokemonChanges');
 
 const OwnershipRecordSchema = z
@@ -91,7 +91,7 @@ export const listPokemon = createRoute({
     query: pageQuerySchema
       .extend({
         owner: idSchema.optional().meta({ example: 'trainer1' }),
-        species: speciesNameSchema.optional().meta({ example: 'pikachu' }),
+        species: speciesNameSchema.optional().meta({ description: 'A species name or national dex number; an unknown one is a 422 with suggestions.', example: 'pikachu' }),
         minLevel: levelFilter,
         maxLevel: levelFilter,
       })

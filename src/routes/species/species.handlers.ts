@@ -17,6 +17,9 @@ export const listSpecies: RouteHandler<typeof routes.listSpecies, AppEnv> = asyn
 export const getSpecies: RouteHandler<typeof routes.getSpecies, AppEnv> = async (c) => {
   const { numberOrName } = c.req.valid('param');
   const found = await species.getSpecies(c.var.services.db.replica, numberOrName);
-  if (!found) throw new Problem('not-found', `There is no species "${numberOrName}" in the national Pokédex.`);
+  if (!found) {
+    const suggestions = (await species.missingSpecies(c.var.services.db.replica, [numberOrName])).get(numberOrName) ?? [];
+    throw new Problem('not-found', species.unknownSpeciesSentence('The species', numberOrName, suggestions), { suggestions });
+  }
   return c.json(found, 200, CACHEABLE);
 };

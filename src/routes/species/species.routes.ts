@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { textSchema } from '../../domain/fields.ts';
+import { POKEMON_TYPES } from '../../domain/species.ts';
 import { jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { SpeciesSummarySchema } from '../pokemon/pokemon.routes.ts';
@@ -13,13 +14,19 @@ export const listSpecies = createRoute({
   description: 'Ordered by dex number. `q` matches names ignoring case and punctuation; `type` filters by type.',
   request: {
     query: pageQuerySchema.extend({
-      q: textSchema('q', 100).optional().meta({ example: 'saur' }),
-      type: textSchema('type', 20).optional().meta({ example: 'Fire' }),
+      q: textSchema(100).optional().meta({ example: 'saur' }),
+      type: z
+        .string()
+        // Matched ignoring case, answered in the Pokédex's spelling.
+        .transform((type) => POKEMON_TYPES.find((known) => known.toLowerCase() === type.trim().toLowerCase()) ?? type)
+        .pipe(z.enum(POKEMON_TYPES))
+        .optional()
+        .openapi({ type: 'string', enum: [...POKEMON_TYPES], description: 'One of the 18 types, in any case.', example: 'Fire' }),
     }),
   },
   responses: {
     200: jsonContent(pageSchema(SpeciesSummarySchema), 'A page of species.'),
-    422: problemResponse('A bad `limit`, `cursor`, `q` or `type`.'),
+    422: problemResponse('A bad `limit`, `cursor`, `q` or `type` (the detail lists the types).'),
   },
 });
 
@@ -37,6 +44,6 @@ export const getSpecies = createRoute({
   },
   responses: {
     200: jsonContent(SpeciesSummarySchema, 'The species.'),
-    404: problemResponse('No such species.'),
+    404: problemResponse('No such species; `suggestions` lists up to three close names.'),
   },
 });

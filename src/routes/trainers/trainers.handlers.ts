@@ -12,7 +12,7 @@ export const createTrainer: RouteHandler<typeof routes.createTrainer, AppEnv> = 
   const input = c.req.valid('json');
   const trainer = await trainers.createTrainer(c.var.services.db.primary, input);
   if (!trainer) {
-    throw new Problem('conflict', `A trainer with id "${input.id}" already exists; it was not changed.`, { errors: [{ pointer: '/id', detail: 'is taken' }] });
+    throw new Problem('conflict', `A trainer with id "${input.id}" already exists; it was not changed.`, { errors: [{ pointer: '/id', detail: 'id is taken.' }] });
   }
   return c.json(trainer, 201, { Location: `/trainers/${encodeURIComponent(trainer.id)}` });
 };
@@ -40,7 +40,7 @@ export const updateTrainer: RouteHandler<typeof routes.updateTrainer, AppEnv> = 
   if (result.status === 'changed') throw preconditionFailed();
   if (result.status === 'born-after-ownership') {
     throw new Problem('validation-failed', `Trainer "${id}" has owned a Pokémon since ${result.firstOwned}; they cannot be born after that.`, {
-      errors: [{ pointer: '/dateOfBirth', detail: `must not be after ${result.firstOwned}, when they came to own one of their Pokémon` }],
+      errors: [{ pointer: '/dateOfBirth', detail: `dateOfBirth must not be after ${result.firstOwned}, when they came to own one of their Pokémon.` }],
     });
   }
   return c.json(result.trainer, 200);

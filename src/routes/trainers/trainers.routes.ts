@@ -31,7 +31,7 @@ const TrainerChangesSchema = z
     lastName: lastNameSchema.optional(),
     dateOfBirth: pastDateSchema.optional(),
   })
-  .refine((changes) => Object.keys(changes).length > 0, 'send at least one of firstName, lastName, dateOfBirth')
+  .refine((changes) => Object.keys(changes).length > 0, 'must contain at least one of firstName, lastName and dateOfBirth')
   .openapi('TrainerChanges');
 
 const TrainerParams = z.object({ id: idSchema.meta({ param: { name: 'id', in: 'path' }, example: 'trainer1' }) });
@@ -61,7 +61,7 @@ export const listTrainers = createRoute({
   tags: ['Trainers'],
   summary: 'List trainers',
   description: 'Ordered by id. `q` searches names and ids, case-insensitively.',
-  request: { query: pageQuerySchema.extend({ q: textSchema('q', 100).optional().meta({ example: 'ash' }) }) },
+  request: { query: pageQuerySchema.extend({ q: textSchema(100).optional().meta({ example: 'ash' }) }) },
   responses: {
     200: jsonContent(pageSchema(TrainerSchema), 'A page of trainers.'),
     422: problemResponse('Bad `limit`, `cursor` or `q`.'),

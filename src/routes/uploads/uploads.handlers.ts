@@ -41,7 +41,7 @@ function toStatus(upload: UploadStatus) {
 
 function missingType(): Problem {
   return new Problem('validation-failed', 'Say what the rows are: ?type=trainer or ?type=pokemon.', {
-    errors: [{ parameter: 'type', detail: 'is required: trainer or pokemon' }],
+    errors: [{ parameter: 'type', detail: 'type is required: trainer or pokemon.' }],
   });
 }
 
@@ -65,12 +65,12 @@ async function readUploadBody(request: Request, queryType: UploadType | undefine
     if (!formType) throw missingType();
     if (!UPLOAD_TYPES.includes(formType as UploadType)) {
       throw new Problem('validation-failed', 'The form field "type" must be trainer or pokemon.', {
-        errors: [{ pointer: '/type', detail: 'must be trainer or pokemon' }],
+        errors: [{ pointer: '/type', detail: 'type must be trainer or pokemon.' }],
       });
     }
     const data = form.get('data');
     if (data === null) {
-      throw new Problem('validation-failed', 'The form has no "data" field (the CSV file).', { errors: [{ pointer: '/data', detail: 'is required' }] });
+      throw new Problem('validation-failed', 'The form has no "data" field (the CSV file).', { errors: [{ pointer: '/data', detail: 'data is required: the CSV file.' }] });
     }
     return { type: formType as UploadType, body: (typeof data === 'string' ? new Blob([data]) : data).stream() };
   }
