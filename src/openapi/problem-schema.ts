@@ -1,13 +1,20 @@
 import { z } from '@hono/zod-openapi';
 
+/** On an unknown species: the closest names. */
+const suggestions = z
+  .array(z.string())
+  .max(3)
+  .optional()
+  .openapi({ description: 'For an unknown species: up to 3 species with the closest names.', example: ['Pikachu'] });
+
 /** A problem in the JSON body, at a JSON Pointer (RFC 6901). */
 const BodyErrorSchema = z
-  .object({ pointer: z.string().openapi({ example: '/dateOfBirth' }), detail: z.string().openapi({ example: 'must be a real date written YYYY-MM-DD' }) })
+  .object({ pointer: z.string().openapi({ example: '/dateOfBirth' }), detail: z.string().openapi({ example: 'must be a real date written YYYY-MM-DD' }), suggestions })
   .openapi('BodyError');
 
 /** A problem with a query parameter or a request header, by name. */
 const ParameterErrorSchema = z
-  .object({ parameter: z.string().openapi({ example: 'limit' }), detail: z.string().openapi({ example: 'must be a whole number from 1 to 100' }) })
+  .object({ parameter: z.string().openapi({ example: 'limit' }), detail: z.string().openapi({ example: 'must be a whole number from 1 to 100' }), suggestions })
   .openapi('ParameterError');
 
 /** A problem in an uploaded CSV file: a cell (or a header name, on line 1). */
