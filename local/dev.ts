@@ -54,6 +54,7 @@ const WORKER_BINDINGS_FROM_ENV = [
   'REPLICA_TIMEOUT_MS',
   'UPLOAD_TTL_SECONDS',
   'UPLOAD_MAX_BYTES',
+  'UPLOAD_MAX_PIECE_BYTES',
   'UPLOAD_MAX_ROWS',
   'UPLOAD_QUOTA_BYTES',
 ] as const;
@@ -134,7 +135,9 @@ process.once('exit', removeFiles);
 
 // wrangler's own entry point, run by this Node: no npx or shell in between to lose a signal.
 const wranglerBin = `${ROOT}node_modules/wrangler/bin/wrangler.js`;
-const wrangler = spawn(process.execPath, [wranglerBin, 'dev', '--port', String(port), '--ip', '127.0.0.1', '--env-file', ENV_FILE], {
+// INSPECTOR_PORT: where wrangler serves the Worker's DevTools protocol (benchmarks read the isolate's heap there).
+const inspector = process.env.INSPECTOR_PORT ? ['--inspector-port', process.env.INSPECTOR_PORT] : [];
+const wrangler = spawn(process.execPath, [wranglerBin, 'dev', '--port', String(port), '--ip', '127.0.0.1', '--env-file', ENV_FILE, ...inspector], {
   cwd: ROOT,
   stdio: 'inherit',
   // Its own process group (wrangler, workerd, esbuild), which the watchdog stops as one.

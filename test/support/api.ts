@@ -39,11 +39,14 @@ export function call(path: string, init: CallInit = {}): Promise<Response> {
   return fetchChecked(request(path, init));
 }
 
+/** The little of an ExecutionContext a direct `app.request` needs: `waitUntil` work is awaited by nobody, as after a response. */
+const executionContext = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
+
 /** Calls the app with some bindings replaced, e.g. to point a dependency at a dead port. */
 export async function callWithBindings(overrides: Partial<Bindings>, path: string, init: CallInit = {}): Promise<Response> {
   const sent = request(path, init);
   const { method, url } = sent;
-  const response = await app.request(sent, undefined, { ...env, ...overrides });
+  const response = await app.request(sent, undefined, { ...env, ...overrides }, executionContext);
   await checkContract(new Request(url, { method }), response, overrides.PUBLIC_READS !== 'false');
   return response;
 }
