@@ -11,8 +11,8 @@
  *    stand-ins answering NEON_HTTP_DELAY_MS=80 and UPSTASH_DELAY_MS=5 late (roughly an edge
  *    location far from the database's region, and Upstash's global replica near it).
  *
- * The hit ratio comes from each answer's `Server-Timing` (`cache;desc="hit-edge"` and
- * `"hit-coalesced"` are hits; `"miss"`, `"bypass"` or no `cache` entry are not).
+ * The hit ratio comes from each answer's `Server-Timing` (`cache;desc="hit-isolate"`,
+ * `"hit-edge"` and `"hit-coalesced"` are hits; `"miss"`, `"bypass"` or no `cache` entry are not).
  *
  * The database is a scratch database on the machine's PostgreSQL (BENCH_POSTGRES_URL, default
  * postgres://postgres@127.0.0.1:5432/postgres; created and dropped). Redis is the stand-in's
@@ -38,8 +38,8 @@ const GEO_CONCURRENCY = 8;
 const GEO = { NEON_HTTP_DELAY_MS: '80', UPSTASH_DELAY_MS: '5' };
 const REQUEST_TIMEOUT_MS = 30_000;
 
-type Outcome = 'hit-edge' | 'hit-coalesced' | 'miss' | 'bypass' | 'none';
-const OUTCOMES: Outcome[] = ['hit-edge', 'hit-coalesced', 'miss', 'bypass', 'none'];
+type Outcome = 'hit-isolate' | 'hit-edge' | 'hit-coalesced' | 'miss' | 'bypass' | 'none';
+const OUTCOMES: Outcome[] = ['hit-isolate', 'hit-edge', 'hit-coalesced', 'miss', 'bypass', 'none'];
 
 interface Result {
   requestsPerSecond: number;
@@ -129,7 +129,7 @@ async function load(target: Target, concurrency: number, durationSeconds: number
 }
 
 /** Hits (200s that Server-Timing calls `hit-…`) among all answers. */
-const hitShare = (r: Result) => (r.requests ? (r.outcomes['hit-edge'] + r.outcomes['hit-coalesced']) / r.requests : 0);
+const hitShare = (r: Result) => (r.requests ? (r.outcomes['hit-isolate'] + r.outcomes['hit-edge'] + r.outcomes['hit-coalesced']) / r.requests : 0);
 
 // ---------------------------------------------------------------- output
 

@@ -47,8 +47,12 @@ export async function startStandinProcess(env: Record<string, string>): Promise<
   return { engines: engines!, bindings, stop: () => stopProcess(child) };
 }
 
-/** A free TCP port on 127.0.0.1. */
+/** BENCH_PORT: the first port the servers a benchmark starts may use (each takes the next); unset: free ones. */
+let nextBenchPort = process.env.BENCH_PORT ? Number(process.env.BENCH_PORT) : undefined;
+
+/** A TCP port on 127.0.0.1 for a server: the next from BENCH_PORT, else a free one. */
 function freePort(): Promise<number> {
+  if (nextBenchPort !== undefined) return Promise.resolve(nextBenchPort++);
   return new Promise((resolve) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
