@@ -47,18 +47,28 @@ export async function startStandinProcess(env: Record<string, string>): Promise<
   return { engines: engines!, bindings, stop: () => stopProcess(child) };
 }
 
-/** BENCH_PORT: the first port the servers a benchmark starts may use (each takes the next); unset: free ones. */
+/** BENCH_PORT: the first port the servers a benchmark starts may use (each takes the next one free); unset: any free one. */
 let nextBenchPort = process.env.BENCH_PORT ? Number(process.env.BENCH_PORT) : undefined;
 
-/** A TCP port on 127.0.0.1 for a server: the next from BENCH_PORT, else a free one. */
-function freePort(): Promise<number> {
-  if (nextBenchPort !== undefined) return Promise.resolve(nextBenchPort++);
+function listensOn(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
+    const server = createServer();
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
+      const { port: bound } = server.address() as AddressInfo;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/** A free TCP port on 127.0.0.1 for a server: from BENCH_PORT up when it is set. */
+async function freePort(): Promise<number> {
+  if (nextBenchPort === undefined) return (await listensOn(0))!;
+  for (const last = nextBenchPort + 9; nextBenchPort < last; ) {
+    const port = await listensOn(nextBenchPort++);
+    if (port !== undefined) return port;
+  }
+  throw new Error('no free port among the 9 from BENCH_PORT');
 }
 
 export interface DevServer {
