@@ -11,6 +11,9 @@
  *    stand-ins answering NEON_HTTP_DELAY_MS=80 and UPSTASH_DELAY_MS=5 late (roughly an edge
  *    location far from the database's region, and Upstash's global replica near it).
  *
+ * Each case also reports the CPU time its server's process tree spent per request (from /proc):
+ * on a shared machine, throughput follows the neighbours' load, CPU per request much less.
+ *
  * The hit ratio comes from each answer's `Server-Timing` (`cache;desc="hit-isolate"`,
  * `"hit-edge"` and `"hit-coalesced"` are hits; `"miss"`, `"bypass"` or no `cache` entry are not).
  *
@@ -25,6 +28,7 @@
 import http from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { createScratchDatabase } from '../local/scratch-database.ts';
+import { treeCpuSeconds } from './support/cpu.ts';
 import { authorization, startBareWorker, startDevServer, type DevServer } from './support/processes.ts';
 import { median, percentile } from './support/stats.ts';
 
@@ -48,6 +52,8 @@ interface Result {
   requests: number;
   /** Median of the Worker's own `total;dur` in Server-Timing (NaN for the bare Worker, which sends none). */
   workerP50: number;
+  /** CPU ms per request of the server's whole process tree (wrangler, both workerd, stand-ins): what contention cannot skew. */
+  cpuMsPerRequest: number;
   outcomes: Record<Outcome, number>;
   /** Answers other than a 200 with the Pokémon asked for (counted, not thrown: see the README). */
   errors: number;
@@ -57,6 +63,8 @@ interface Result {
 
 interface Target {
   url: string;
+  /** The server's top process: its tree's CPU time is measured. */
+  pid: number;
   headers: Record<string, string>;
   /** Whether each answer's body must be the Pokémon asked for. */
   checkBody: boolean;
@@ -96,6 +104,7 @@ async function load(target: Target, concurrency: number, durationSeconds: number
   const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
   const nonHitTimings = new Set<string>();
   let errors = 0;
+  const cpuBefore = treeCpuSeconds([target.pid]);
   const started = performance.now();
   const deadline = started + durationSeconds * 1000;
   try {
@@ -122,10 +131,11 @@ async function load(target: Target, concurrency: number, durationSeconds: number
     agent.destroy();
   }
   const elapsed = (performance.now() - started) / 1000;
+  const cpuMsPerRequest = ((treeCpuSeconds([target.pid]) - cpuBefore) * 1000) / Math.max(1, latencies.length);
   latencies.sort((a, b) => a - b);
   workerTimes.sort((a, b) => a - b);
   const workerP50 = percentile(workerTimes, 50);
-  return { requestsPerSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), requests: latencies.length, workerP50, outcomes, errors, nonHitTimings };
+  return { requestsPerSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), requests: latencies.length, workerP50, cpuMsPerRequest, outcomes, errors, nonHitTimings };
 }
 
 /** Hits (200s that Server-Timing calls `hit-…`) among all answers. */
@@ -161,7 +171,7 @@ async function dev(env: Record<string, string>): Promise<DevServer> {
   stoppers.push(server.stop);
   return server;
 }
-const apiTarget = (server: DevServer): Target => ({ url: server.url, headers: authorization(server), checkBody: true });
+const apiTarget = (server: DevServer): Target => ({ url: server.url, pid: server.pid, headers: authorization(server), checkBody: true });
 
 /** Untimed: wrangler has bundled, workerd is warm, pools are open, and (cached) every id is stored. */
 async function warmUp(target: Target, concurrency: number): Promise<void> {
@@ -197,7 +207,7 @@ try {
   const uncached = await dev({ DATABASE_URL: scratch.url, READ_CACHE_TTL_SECONDS: '0' });
   const bareWorker = await startBareWorker();
   stoppers.push(bareWorker.stop);
-  const targets: Record<Case, Target> = { bare: { url: bareWorker.url, headers: {}, checkBody: false }, cached: apiTarget(cached), uncached: apiTarget(uncached) };
+  const targets: Record<Case, Target> = { bare: { url: bareWorker.url, pid: bareWorker.pid, headers: {}, checkBody: false }, cached: apiTarget(cached), uncached: apiTarget(uncached) };
   const order: Case[] = ['bare', 'cached', 'uncached'];
   for (let run = 0; run < runs; run++) {
     const round = {} as Record<Case, Result>;
@@ -212,7 +222,7 @@ try {
     for (const name of order) {
       const r = round[name];
       console.log(
-        `  ${name.padEnd(8)} ${fmt(r.requestsPerSecond).padStart(6)}/s  p50 ${fmt(r.p50, 1).padStart(5)} ms  p99 ${fmt(r.p99, 1).padStart(6)} ms  ${name === 'bare' ? '' : `Worker total;dur p50 ${fmt(r.workerP50, 1)} ms  `}` +
+        `  ${name.padEnd(8)} ${fmt(r.requestsPerSecond).padStart(6)}/s  p50 ${fmt(r.p50, 1).padStart(5)} ms  p99 ${fmt(r.p99, 1).padStart(6)} ms  CPU ${fmt(r.cpuMsPerRequest, 2)} ms/request  ${name === 'bare' ? '' : `Worker total;dur p50 ${fmt(r.workerP50, 1)} ms  `}` +
           `${name === 'bare' ? '' : `hits ${pct(hitShare(r))} (${[...OUTCOMES.filter((o) => r.outcomes[o]).map((o) => `${o} ${r.outcomes[o]}`), ...(r.errors ? [`errors ${r.errors}`] : [])].join(', ')})`}`,
       );
       if (name !== 'bare' && r.nonHitTimings.size && (name === 'cached' || r.errors)) console.log(`           non-hits said: ${[...r.nonHitTimings].join(' | ')}`);
@@ -246,14 +256,14 @@ try {
 const of = (name: Case) => rounds.map((round) => round[name]);
 const throughput = [
   `\nmin / **median** / max of ${rounds.length} rounds, concurrency ${CONCURRENCY}, ${seconds} s per case (load average after each round: ${loads.join('; ')}):\n`,
-  '| case | req/s | ÷ bare Worker | p50 ms | p99 ms | Worker `total;dur` p50 ms | cache hits | bad answers |',
-  '|---|---|---|---|---|---|---|---|',
+  '| case | req/s | ÷ bare Worker | p50 ms | p99 ms | CPU ms / request | Worker `total;dur` p50 ms | cache hits | bad answers |',
+  '|---|---|---|---|---|---|---|---|---|',
   ...(['bare', 'cached', 'uncached'] as const).map((name) => {
     const results = of(name);
     const ratios = rounds.map((round) => round[name].requestsPerSecond / round.bare.requestsPerSecond);
     return (
       `| ${CASE_LABEL[name]} | ${spread(results.map((r) => r.requestsPerSecond), (n) => fmt(n))} | ${name === 'bare' ? '1' : spread(ratios, (n) => n.toFixed(2))} | ` +
-      `${spread(results.map((r) => r.p50), (n) => fmt(n, 1))} | ${spread(results.map((r) => r.p99), (n) => fmt(n, 1))} | ${name === 'bare' ? '—' : spread(results.map((r) => r.workerP50), (n) => fmt(n, 1))} | ${name === 'bare' ? '—' : spread(results.map(hitShare), pct)} | ${spread(results.map((r) => r.errors), (n) => fmt(n))} |`
+      `${spread(results.map((r) => r.p50), (n) => fmt(n, 1))} | ${spread(results.map((r) => r.p99), (n) => fmt(n, 1))} | ${spread(results.map((r) => r.cpuMsPerRequest), (n) => fmt(n, 2))} | ${name === 'bare' ? '—' : spread(results.map((r) => r.workerP50), (n) => fmt(n, 1))} | ${name === 'bare' ? '—' : spread(results.map(hitShare), pct)} | ${spread(results.map((r) => r.errors), (n) => fmt(n))} |`
     );
   }),
 ].join('\n');
