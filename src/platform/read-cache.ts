@@ -40,7 +40,7 @@ const SPECIES_GENERATION = 'species';
 
 export const GENERATION_KEY = 'readcache:generation';
 /** How long an isolate serves from the generation it learned before asking Redis again: the bound on what other isolates and locations may serve after a write. */
-export const GENERATION_TRUST_MS = 5_000;
+const GENERATION_TRUST_MS = 5_000;
 /** Cache API keys must be URLs; this host is never fetched. */
 const CACHE_ORIGIN = 'https://read-cache.internal';
 
