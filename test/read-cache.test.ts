@@ -1,12 +1,13 @@
 /**
  * The edge read cache (turned on here with READ_CACHE_TTL_SECONDS; the rest of the suite runs
  * without it): hits cost no database round trip, every kind of write invalidates what it
- * changed before it answers, neither a slow fill nor a slow generation read can bring an old
- * value back, conditional requests, Redis dying. Each case starts as a fresh isolate would.
+ * changed before it answers — in every isolate of the location —, neither a slow fill nor crossed
+ * puts of the generation record can bring an old value back, conditional requests, Redis dying.
+ * Each case starts as a fresh isolate in a location without a generation record would.
  */
 import { Redis } from '@upstash/redis/cloudflare';
 import { beforeEach, describe, expect, inject, it } from 'vitest';
-import { forgetIsolateState, GENERATION_KEY, learnGeneration, readCacheKey } from '../src/platform/read-cache.ts';
+import { forgetIsolateState, GENERATION_KEY, GENERATION_RECORD, publishGeneration, readCacheKey, refillGeneration } from '../src/platform/read-cache.ts';
 import { call, callWithBindings, DEAD_URL, expectProblem, roundTrips, type CallInit } from './support/api.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
 import { makeOffer, trainerWithKey } from './support/offers.ts';
@@ -18,31 +19,38 @@ const bindings = inject('bindings');
 /** The run's Redis, read directly for the generation the Worker keeps there. */
 const redis = new Redis({ url: bindings.UPSTASH_REDIS_REST_URL, token: bindings.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, enableAutoPipelining: false });
 const generationInRedis = async () => String((await redis.get<number>(GENERATION_KEY)) ?? 0);
+/** The generation this location's readers use: its record in the Cache API. */
+const generationAtLocation = async () => (await caches.default.match(GENERATION_RECORD))?.headers.get('X-Read-Cache-Generation') ?? undefined;
 
 async function json<T = Record<string, any>>(response: Response): Promise<T> {
   expect(response.status, await response.clone().text()).toBe(200);
   return (await response.json()) as T;
 }
 
-beforeEach(() => forgetIsolateState());
+beforeEach(async () => {
+  forgetIsolateState();
+  await caches.default.delete(GENERATION_RECORD);
+});
 
 describe('hits', () => {
   it('answers a repeated read from the isolate, then from the location, with no database round trip', async () => {
     const trainer = await createTrainer();
     const first = await cached(`/trainers/${trainer.id}`);
     expect(outcome(first)).toBe('miss');
-    // A fresh isolate asks Redis for the generation once; the primary answers the miss.
-    expect(roundTrips(first)).toEqual({ db: 1, replica: 0, redis: 1 });
+    // No record at the location: the counter is read, the record put, the counter read again
+    // (a writer may have put in between); the primary answers the miss.
+    expect(roundTrips(first)).toEqual({ db: 1, replica: 0, redis: 2 });
+    expect(await generationAtLocation()).toMatch(/^\d+$/);
     const second = await cached(`/trainers/${trainer.id}`);
     expect(outcome(second)).toBe('hit-isolate');
     expect(roundTrips(second)).toEqual({ db: 0, replica: 0, redis: 0 });
     expect(await second.json()).toEqual(await first.json());
     expect(second.headers.get('ETag')).toBe(first.headers.get('ETag'));
-    // Another isolate of the location: the Cache API has the entry (one Redis GET for the generation).
+    // Another isolate of the location: the record and the entry are in the Cache API, no Redis.
     forgetIsolateState();
     const third = await cached(`/trainers/${trainer.id}`);
     expect(outcome(third)).toBe('hit-edge');
-    expect(roundTrips(third)).toEqual({ db: 0, replica: 0, redis: 1 });
+    expect(roundTrips(third)).toEqual({ db: 0, replica: 0, redis: 0 });
     expect(third.headers.get('ETag')).toBe(first.headers.get('ETag'));
     expect(outcome(await cached(`/trainers/${trainer.id}`))).toBe('hit-isolate');
   });
@@ -52,8 +60,12 @@ describe('hits', () => {
     const url = new URL(`http://api.test/trainers/${trainer.id}`);
     const before = Date.now();
     expect((await callWithBindings({ READ_CACHE_TTL_SECONDS: '7' }, url.pathname)).status).toBe(200);
-    const entry = await caches.default.match(readCacheKey(await generationInRedis(), url));
+    const entry = await caches.default.match(readCacheKey((await generationAtLocation())!, url));
     expect(entry?.headers.get('Cache-Control')).toBe('max-age=7');
+    // The record lives as long: a location re-reads the counter once per TTL.
+    const record = await caches.default.match(GENERATION_RECORD);
+    expect(record?.headers.get('Cache-Control')).toBe('max-age=7');
+    expect(Number(record?.headers.get('X-Read-Cache-Expires'))).toBeGreaterThanOrEqual(before + 7000);
     const expires = Number(entry?.headers.get('X-Read-Cache-Expires'));
     expect(expires).toBeGreaterThanOrEqual(before + 7000);
     expect(expires).toBeLessThanOrEqual(Date.now() + 7000);
@@ -65,8 +77,9 @@ describe('hits', () => {
   it('never serves an entry past its expiry, even one the Cache API still returns', async () => {
     const trainer = await createTrainer();
     const url = new URL(`http://api.test/trainers/${trainer.id}`);
+    expect((await cached(`${url.pathname}/pokemon`)).status).toBe(200); // records the location's generation
     const expired = { 'Content-Type': 'application/json', ETag: '"expired"', 'Cache-Control': 'max-age=60', 'X-Read-Cache-Expires': String(Date.now() - 1) };
-    await caches.default.put(readCacheKey(await generationInRedis(), url), new Response('{"id":"expired"}', { headers: expired }));
+    await caches.default.put(readCacheKey((await generationAtLocation())!, url), new Response('{"id":"expired"}', { headers: expired }));
     const read = await cached(url.pathname);
     expect(outcome(read)).toBe('miss');
     expect((await json(read)).id).toBe(trainer.id);
@@ -197,32 +210,74 @@ describe('races', () => {
     const trainer = await createTrainer();
     const url = new URL(`http://api.test/trainers/${trainer.id}`);
     const stale = await json(await cached(url.pathname));
-    const before = await generationInRedis();
+    const before = (await generationAtLocation())!;
     expect((await cached(url.pathname, { method: 'PATCH', json: { lastName: 'Renamed' } })).status).toBe(200);
     // A read that started before the PATCH stores its (old) answer only now.
     const headers = { 'Content-Type': 'application/json', ETag: '"stale"', 'Cache-Control': 'max-age=60', 'X-Read-Cache-Expires': String(Date.now() + 60_000) };
     await caches.default.put(readCacheKey(before, url), new Response(JSON.stringify(stale), { headers }));
     expect((await json(await cached(url.pathname))).lastName).toBe('Renamed');
-    // Nor does another isolate of the location: it learns the new generation from Redis.
+    // Nor does another isolate of the location: it reads the record the write put.
     forgetIsolateState();
     expect((await json(await cached(url.pathname))).lastName).toBe('Renamed');
   });
 
-  it('never rolls the generation back: a generation read answered before a write, arriving after it, is ignored', async () => {
+  it('a write answers only after its location\'s record moved: an isolate with a hot entry sees it at once', async () => {
     const trainer = await createTrainer();
     const path = `/trainers/${trainer.id}`;
-    expect((await json(await cached(path))).firstName).toBe(trainer.firstName);
-    // A reader asks Redis for the generation, and Redis answers it before the write below…
-    const sentAt = Date.now();
-    const answeredBeforeTheWrite = (await redis.get<number>(GENERATION_KEY)) ?? 0;
-    expect((await cached(path, { method: 'PATCH', json: { firstName: 'Newer' } })).status).toBe(200);
-    expect(Number(await generationInRedis())).toBe(answeredBeforeTheWrite + 1);
-    // …but its answer reaches the isolate only after the write's INCR did.
-    learnGeneration(answeredBeforeTheWrite, sentAt, 60);
+    expect(outcome(await cached(path))).toBe('miss');
+    expect(outcome(await cached(path))).toBe('hit-isolate');
+    const before = Number(await generationAtLocation());
+    // The write leaves this isolate's memory (the hot entry, the generation it last read at) as
+    // it was: to this isolate it is a write by another isolate of the location.
+    const written = await cached(path, { method: 'PATCH', json: { firstName: 'Elsewhere' } });
+    expect(written.status).toBe(200);
+    // INCR, the record's put, the GET that checks no other writer overtook it.
+    expect(roundTrips(written).redis).toBe(2);
+    expect(Number(await generationAtLocation())).toBeGreaterThan(before);
     const read = await cached(path);
     expect(outcome(read)).toBe('miss');
-    expect((await json(read)).firstName).toBe('Newer');
+    expect(roundTrips(read).redis).toBe(0);
+    expect((await json(read)).firstName).toBe('Elsewhere');
+  });
+
+  it('crossed writers: a put that lands after a later writer\'s put catches up with the counter', async () => {
+    const trainer = await createTrainer();
+    const path = `/trainers/${trainer.id}`;
+    expect(outcome(await cached(path))).toBe('miss');
+    // Writer A's INCR answers first, but its put is slow…
+    const slowWriter = await redis.incr(GENERATION_KEY);
+    // …writer B increments after it, puts its generation and answers…
+    expect((await cached(path, { method: 'PATCH', json: { firstName: 'Later' } })).status).toBe(200);
+    const afterB = Number(await generationAtLocation());
+    expect(afterB).toBeGreaterThan(slowWriter);
+    expect(outcome(await cached(path))).toBe('miss');
     expect(outcome(await cached(path))).toBe('hit-isolate');
+    // …then A's put lands, and A re-reads the counter and puts B's generation back.
+    expect(await publishGeneration(caches.default, redis, slowWriter, 60)).toBeGreaterThanOrEqual(afterB);
+    expect(Number(await generationAtLocation())).toBeGreaterThanOrEqual(afterB);
+    const read = await cached(path);
+    expect((await json(read)).firstName).toBe('Later');
+  });
+
+  it('a cold location refills its record from the counter, and a reader never puts back a value a writer overtook', async () => {
+    const trainer = await createTrainer();
+    const path = `/trainers/${trainer.id}`;
+    expect(await generationAtLocation()).toBeUndefined();
+    const counterBefore = Number(await generationInRedis());
+    expect((await json(await cached(path))).firstName).toBe(trainer.firstName);
+    expect(Number(await generationAtLocation())).toBeGreaterThanOrEqual(counterBefore);
+    // Evicted again: a reader finds no record and reads the counter…
+    await caches.default.delete(GENERATION_RECORD);
+    const readerSaw = (await redis.get<number>(GENERATION_KEY)) ?? 0;
+    // …a write lands (its INCR, its put) before the reader's refill…
+    expect((await cached(path, { method: 'PATCH', json: { firstName: 'Refilled' } })).status).toBe(200);
+    const written = await generationAtLocation();
+    expect(Number(written)).toBeGreaterThan(readerSaw);
+    // …which finds the record present and keeps it, without even a catch-up read (its Redis is unreachable here).
+    const unreachable = new Redis({ url: DEAD_URL, token: 'none', enableTelemetry: false, enableAutoPipelining: false, retry: false });
+    expect(await refillGeneration(caches.default, unreachable, readerSaw, 60)).toBe(written);
+    expect(await generationAtLocation()).toBe(written);
+    expect((await json(await cached(path))).firstName).toBe('Refilled');
   });
 });
 
@@ -268,16 +323,20 @@ describe('degradation', () => {
     expect(outcome(await callWithBindings(own, path))).toBe('miss');
     expect(outcome(await callWithBindings(own, path))).toBe('hit-isolate');
     expect((await fetch(stopUrl, { method: 'POST' })).status).toBe(200);
-    // Within the time it trusts its generation, the isolate still answers from memory.
-    expect(outcome(await callWithBindings(own, path))).toBe('hit-isolate');
-    // A fresh isolate cannot learn the generation: the database answers.
+    // The location's record needs no Redis: hits go on, in this isolate and in a fresh one.
+    const hit = await callWithBindings(own, path);
+    expect(outcome(hit)).toBe('hit-isolate');
+    expect(roundTrips(hit).redis).toBe(0);
     forgetIsolateState();
+    expect(outcome(await callWithBindings(own, path))).toBe('hit-edge');
+    // A location without a record cannot learn the generation: the database answers.
+    await caches.default.delete(GENERATION_RECORD);
     const read = await callWithBindings(own, path);
     expect(outcome(read)).toBe('bypass');
     expect((await json(read)).id).toBe(trainer.id);
     const written = await callWithBindings(own, path, { method: 'PATCH', json: { firstName: 'AfterRedis' } });
     expect(written.status).toBe(200);
-    // The write's INCR failed: a local generation, so reads are cached again here, and fresh.
+    // The write's INCR failed: a generation of the location's own, so reads are cached again here, and fresh.
     const after = await callWithBindings(own, path);
     expect(outcome(after)).toBe('miss');
     expect((await json(after)).firstName).toBe('AfterRedis');

@@ -5,25 +5,25 @@
  * `READ_CACHE_TTL_SECONDS`.
  *
  * Freshness comes from a **generation**: every cached answer is stored under the generation that
- * was current when it was read, and every write bumps the generation *before it answers* — in
- * Redis (one `INCR`, shared by all locations) and, at once, in this isolate. So after a write
- * nothing cached before it is ever served by this isolate again, whatever it changed (cascades
- * and list pages included); and a slow read that started before the write stores its answer
- * under the old generation, where nobody looks.
+ * was current when it was read, and every write starts a new one *before it answers*: one `INCR`
+ * in Redis (shared by all locations), then a put of the location's **generation record** in the
+ * Cache API, which every cacheable request reads (one lookup, no Redis). So after an acknowledged
+ * write no isolate of the location serves anything cached before it, whatever it changed
+ * (cascades and list pages included); and a slow read that started before the write stores its
+ * answer under the old generation, where nobody looks.
  *
- * An isolate trusts the generation it last learned for {@link GENERATION_TRUST_MS}, then asks
- * Redis again (one `GET`, shared by concurrent requests): other isolates and locations see a
- * write within that time. What an isolate knows only moves forward — a `GET` answered before a
- * write's `INCR` cannot roll it back — and it lives in isolate memory, where compare-and-set is
- * a plain comparison: the Cache API has no compare-and-set, so a location-wide record could be
- * rolled back by a slow reader. Every entry also expires `READ_CACHE_TTL_SECONDS` after its
- * fill, so no answer is ever older than the TTL, whatever Redis does.
+ * The Cache API has no compare-and-set, so the record could move back when puts cross: a writer
+ * re-reads the counter after its put and puts again while it is higher ({@link publishGeneration}),
+ * and a reader refills an absent record only if it is still absent, then catches up the same way
+ * ({@link refillGeneration}). Every entry, and the record, expires `READ_CACHE_TTL_SECONDS` after
+ * its put, so no answer is ever older than the TTL, whatever Redis does; other locations see a
+ * write within that time.
  *
  * A miss reads from the primary, never a lagging replica, so a stored answer is never older
  * than the writes that came before it; requests carrying `X-Bookmark` skip the cache (the
- * database's freshness check answers them). Redis down: reads go to the database; a write
- * still invalidates this isolate, with a generation of its own kept for a whole TTL (until
- * everything filled before the write has expired). Never a 503 because of the cache.
+ * database's freshness check answers them). Redis down: a location with a record keeps serving
+ * from it; one without reads from the database; a write records a generation of its own at its
+ * location. Never a 503 because of the cache.
  */
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
@@ -39,8 +39,6 @@ const SPECIES_TTL_SECONDS = 3600;
 const SPECIES_GENERATION = 'species';
 
 export const GENERATION_KEY = 'readcache:generation';
-/** How long an isolate serves from the generation it learned before asking Redis again: the bound on what other isolates and locations may serve after a write. */
-const GENERATION_TRUST_MS = 5_000;
 /** Cache API keys must be URLs; this host is never fetched. */
 const CACHE_ORIGIN = 'https://read-cache.internal';
 
@@ -67,81 +65,91 @@ function matches(header: string | undefined, etag: string): boolean {
   return header.trim() === '*' || header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
 }
 
-// ---------------------------------------------------------------- the generation, as this isolate knows it
+// ---------------------------------------------------------------- the generation, as the location knows it
 
-type Known =
-  /** Learned from Redis; trusted until `checkedAt + GENERATION_TRUST_MS`. `advancedAt`: when it last moved forward. */
-  | { kind: 'redis'; value: number; checkedAt: number; advancedAt: number }
-  /**
-   * Redis could not be trusted for a write (unreachable, or its counter went back): a generation
-   * nobody else uses, kept until everything filled before then has expired.
-   */
-  | { kind: 'local'; value: string; until: number }
-  /** Redis did not answer: no cached reads until then (bypass, without asking again on every request). */
-  | { kind: 'unavailable'; until: number };
+/** Cache API key of the location's generation record (a header, no body). */
+export const GENERATION_RECORD = `${CACHE_ORIGIN}/generation`;
+const GENERATION_HEADER = 'X-Read-Cache-Generation';
+const EXPIRES_HEADER = 'X-Read-Cache-Expires';
+/** How often a put that may have been overtaken re-reads the counter: each pass costs one Redis `GET`. */
+const CATCH_UP_PASSES = 3;
+/** After Redis failed, how long a location without a record reads from the database before asking Redis again. */
+const REDIS_RETRY_MS = 5_000;
 
-let known: Known | undefined;
-/** The `GET` in flight, shared by the requests that need the generation at once. */
-let refreshing: Promise<void> | undefined;
+/** When Redis last failed this isolate: not the generation, only whether asking again is worth a round trip. */
+let redisFailedAt = -Infinity;
 
-/** The generation to read and fill at, if this isolate knows one it may trust now. */
-function trustedGeneration(now: number): string | undefined {
-  if (known?.kind === 'redis' && now < known.checkedAt + GENERATION_TRUST_MS) return String(known.value);
-  if (known?.kind === 'local' && now < known.until) return known.value;
-  return undefined;
+/** The location's record, if present and not expired: the generation to read and fill at. */
+async function recordedGeneration(cache: Cache, now: number): Promise<string | undefined> {
+  const record = await cache.match(GENERATION_RECORD);
+  const generation = record?.headers.get(GENERATION_HEADER);
+  if (!generation || !(Number(record!.headers.get(EXPIRES_HEADER)) > now)) return undefined;
+  return generation;
 }
 
-function startLocalGeneration(ttlSeconds: number): void {
-  known = { kind: 'local', value: `local-${crypto.randomUUID()}`, until: Date.now() + ttlSeconds * 1000 };
-  evictOtherGenerations();
+function recordGeneration(cache: Cache, generation: string, ttlSeconds: number): Promise<void> {
+  const headers = { [GENERATION_HEADER]: generation, 'Cache-Control': `max-age=${ttlSeconds}`, [EXPIRES_HEADER]: String(Date.now() + ttlSeconds * 1000) };
+  return cache.put(GENERATION_RECORD, new Response(null, { headers }));
 }
 
 /**
- * Takes what Redis said at `sentAt` (a `GET`, or a write's `INCR` when `wrote`): it only moves
- * the generation forward. A lower value answered to a request sent before the last advance is a
- * read that raced a write (ignored); one sent after it means Redis lost its counter.
+ * Puts `value` as the location's generation, then re-reads the counter and puts it again while
+ * it is higher (another writer's `INCR` whose put this one may have overwritten), a few passes
+ * at most. What stays open: a put delayed until after another writer's *last* put rolls the
+ * record back until its own re-read corrects it — one Redis round trip — and for a whole record
+ * lifetime (the TTL) if its isolate dies in between; the Cache API has no compare-and-set, so no
+ * put can be made conditional on the value it replaces.
  */
-export function learnGeneration(value: number, sentAt: number, ttlSeconds: number, wrote = false): void {
-  const now = Date.now();
-  if (known?.kind === 'local' && now < known.until) {
-    if (wrote) startLocalGeneration(ttlSeconds);
-    return;
+export async function publishGeneration(cache: Cache, redis: Redis, value: number, ttlSeconds: number): Promise<number> {
+  await recordGeneration(cache, String(value), ttlSeconds);
+  for (let pass = 0; pass < CATCH_UP_PASSES; pass++) {
+    const current = (await redis.get<number>(GENERATION_KEY)) ?? 0;
+    if (current <= value) break;
+    value = current;
+    await recordGeneration(cache, String(value), ttlSeconds);
   }
-  if (known?.kind !== 'redis' || value > known.value) {
-    known = { kind: 'redis', value, checkedAt: sentAt, advancedAt: now };
-    evictOtherGenerations();
-  } else if (value === known.value && !wrote) {
-    known.checkedAt = Math.max(known.checkedAt, sentAt);
-  } else if (wrote || sentAt >= known.advancedAt) {
-    startLocalGeneration(ttlSeconds);
-  }
+  return value;
 }
 
-/** This isolate's generation, asking Redis when it no longer trusts what it knows; `undefined`: bypass. */
-async function currentGeneration(redis: () => Redis, ttlSeconds: number): Promise<string | undefined> {
-  const now = Date.now();
-  const trusted = trustedGeneration(now);
-  if (trusted !== undefined || (known?.kind === 'unavailable' && now < known.until)) return trusted;
-  refreshing ??= (async () => {
-    const sentAt = Date.now();
-    try {
-      learnGeneration((await redis().get<number>(GENERATION_KEY)) ?? 0, sentAt, ttlSeconds);
-    } catch {
-      known = { kind: 'unavailable', until: Date.now() + GENERATION_TRUST_MS };
-    }
-  })().finally(() => (refreshing = undefined));
-  await refreshing;
-  return trustedGeneration(Date.now());
+/**
+ * Refills an absent record from a counter value read after the record was found absent. It puts
+ * only if the record is still absent (a writer that put meanwhile wins), then catches up like a
+ * writer, since a writer's put can still land between that check and this put.
+ */
+export async function refillGeneration(cache: Cache, redis: Redis, fromCounter: number, ttlSeconds: number): Promise<string> {
+  const recorded = await recordedGeneration(cache, Date.now());
+  if (recorded !== undefined) return recorded;
+  return String(await publishGeneration(cache, redis, fromCounter, ttlSeconds));
 }
 
-/** Starts a new generation everywhere (Redis) and in this isolate, before the write answers. */
-async function invalidate(redis: Redis, ttlSeconds: number): Promise<void> {
-  const sentAt = Date.now();
+/** The location's generation: its record (one Cache API lookup), else the counter in Redis; `undefined`: bypass. */
+async function currentGeneration(cache: Cache, redis: () => Redis, ttlSeconds: number): Promise<string | undefined> {
+  const now = Date.now();
+  const recorded = await recordedGeneration(cache, now);
+  if (recorded !== undefined || now < redisFailedAt + REDIS_RETRY_MS) return recorded;
   try {
-    learnGeneration(await redis.incr(GENERATION_KEY), sentAt, ttlSeconds, true);
+    return await refillGeneration(cache, redis(), (await redis().get<number>(GENERATION_KEY)) ?? 0, ttlSeconds);
   } catch {
-    // Other isolates catch up when their entries expire; this one must not serve what the write changed.
-    startLocalGeneration(ttlSeconds);
+    redisFailedAt = Date.now();
+    return undefined;
+  }
+}
+
+/** Starts a new generation everywhere (Redis) and records it at this location, before the write answers. */
+async function invalidate(cache: Cache, redis: Redis, ttlSeconds: number): Promise<void> {
+  let value: number;
+  try {
+    value = await redis.incr(GENERATION_KEY);
+  } catch {
+    redisFailedAt = Date.now();
+    // A generation nobody else uses: this location stops serving what the write changed; other
+    // locations see the write when their entries expire.
+    return recordGeneration(cache, `local-${crypto.randomUUID()}`, ttlSeconds);
+  }
+  try {
+    await publishGeneration(cache, redis, value, ttlSeconds);
+  } catch {
+    // The record holds the INCR's value already; only the catch-up read failed.
   }
 }
 
@@ -179,10 +187,16 @@ function keep(key: string, entry: Entry): void {
   }
 }
 
-/** After the generation moves, entries of older ones can never be served: free their memory now. */
-function evictOtherGenerations(): void {
-  const current = trustedGeneration(Date.now());
-  for (const [key, entry] of isolateEntries) if (entry.generation !== current && entry.generation !== SPECIES_GENERATION) forget(key);
+/**
+ * The generation this isolate's last request read at: not trusted for anything (every request
+ * asks the location), only used to free the memory of entries no request will look up again.
+ */
+let lastGeneration: string | undefined;
+
+function sawGeneration(generation: string): void {
+  if (generation === lastGeneration) return;
+  lastGeneration = generation;
+  for (const [key, entry] of isolateEntries) if (entry.generation !== generation && entry.generation !== SPECIES_GENERATION) forget(key);
 }
 
 function fromIsolate(key: string, now: number): Entry | undefined {
@@ -197,16 +211,15 @@ function fromIsolate(key: string, now: number): Entry | undefined {
   return entry;
 }
 
-/** Makes this isolate what a newly started one is: no generation known, nothing in memory (tests start each case so). */
+/** Makes this isolate what a newly started one is: nothing in memory (tests start each case so). */
 export function forgetIsolateState(): void {
-  known = undefined;
+  lastGeneration = undefined;
+  redisFailedAt = -Infinity;
   isolateEntries.clear();
   isolateBytes = 0;
 }
 
 // ---------------------------------------------------------------- the location tier (Cache API)
-
-const EXPIRES_HEADER = 'X-Read-Cache-Expires';
 
 async function fromLocation(cache: Cache, key: string, generation: string, now: number): Promise<Entry | undefined> {
   const stored = await cache.match(key);
@@ -238,7 +251,7 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
     // A 4xx changed nothing; a 5xx may have come after the database changed (e.g. Redis failed
     // after a commit), so it invalidates too.
     const status = c.res.status;
-    if (ttlSeconds > 0 && (status < 400 || status >= 500)) await invalidate(services.redis, ttlSeconds);
+    if (ttlSeconds > 0 && (status < 400 || status >= 500)) await invalidate(caches.default, services.redis, ttlSeconds);
     return;
   }
   const path = c.req.path;
@@ -248,8 +261,9 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
   const privacy = config.auth.publicReads ? 'public' : 'private';
   const cacheControl = species ? `${privacy}, max-age=${SPECIES_TTL_SECONDS}` : `${privacy}, no-cache`;
   const cacheable = ttlSeconds > 0 && c.req.header('X-Bookmark') === undefined;
+  const cache = caches.default;
   // Writes never change the Pokédex: its answers keep a generation of their own.
-  const generation = !cacheable ? undefined : species ? SPECIES_GENERATION : await currentGeneration(() => services.redis, ttlSeconds);
+  const generation = !cacheable ? undefined : species ? SPECIES_GENERATION : await currentGeneration(cache, () => services.redis, ttlSeconds);
 
   if (generation === undefined) {
     roundTrips.cacheOutcome = 'bypass';
@@ -259,6 +273,7 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
     return answer(c, { generation: '', body, etag: await etagOf(body), contentType: c.res.headers.get('Content-Type') ?? 'application/json', expires: 0 }, cacheControl);
   }
 
+  if (!species) sawGeneration(generation);
   const key = readCacheKey(generation, new URL(c.req.url));
   const now = Date.now();
   let entry = fromIsolate(key, now);
@@ -266,7 +281,6 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
     roundTrips.cacheOutcome = 'hit-isolate';
     return answer(c, entry, cacheControl);
   }
-  const cache = caches.default;
   entry = await fromLocation(cache, key, generation, now);
   if (entry) {
     roundTrips.cacheOutcome = 'hit-edge';
@@ -293,8 +307,8 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
     // Hashed once, at the fill: every hit sends the stored tag.
     const filled: Entry = { generation, body, etag: await etagOf(body), contentType: c.res.headers.get('Content-Type') ?? 'application/json', expires: Date.now() + entryTtl * 1000 };
     await toLocation(cache, key, filled, entryTtl);
-    // Kept only if the generation is still the one read at: a write in between made it old.
-    if (generation === SPECIES_GENERATION || trustedGeneration(Date.now()) === generation) keep(key, filled);
+    // Kept in memory only if no later request of this isolate read at a newer generation.
+    if (species || lastGeneration === generation) keep(key, filled);
     return filled;
   })().finally(() => filling.delete(key));
   filling.set(key, fill);
