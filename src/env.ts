@@ -21,9 +21,11 @@ export interface Bindings {
   REPLICA_TIMEOUT_MS?: string;
   /** Seconds a CSV upload stays staged before it expires (default 3600). */
   UPLOAD_TTL_SECONDS?: string;
-  /** Largest CSV upload body, in bytes (default 52428800: 50 MiB). */
+  /** Largest CSV file, in bytes: all pieces of a resumable upload (default 134217728: 128 MiB). */
   UPLOAD_MAX_BYTES?: string;
-  /** Most data rows one CSV upload may have (default 200000). */
+  /** Largest upload request body, in bytes: a single-request upload or one piece (default 52428800: 50 MiB). */
+  UPLOAD_MAX_PIECE_BYTES?: string;
+  /** Most data rows one CSV upload may have (default 2000000). */
   UPLOAD_MAX_ROWS?: string;
   /** Staged bytes one API key may keep in Redis per `UPLOAD_TTL_SECONDS` (default 268435456: 256 MiB). */
   UPLOAD_QUOTA_BYTES?: string;

@@ -481,6 +481,16 @@ function lrange(db: Keyspace, args: Args): RedisReply {
   return list.slice(Number(start), Number(stop < length ? stop : length - 1n) + 1);
 }
 
+function ltrim(db: Keyspace, args: Args): RedisReply {
+  const list = db.getTyped(args.key(0), 'list')?.data;
+  if (!list) return OK;
+  const kept = lrange(db, args) as Buffer[];
+  list.length = 0;
+  for (const element of kept) list.push(element);
+  dropIfEmpty(db, args.key(0), list.length);
+  return OK;
+}
+
 function lindex(db: Keyspace, args: Args): RedisReply {
   const list = db.getTyped(args.key(0), 'list')?.data;
   if (!list) return null;
@@ -670,6 +680,7 @@ const COMMANDS = new Map<string, CommandSpec>(
     rpush: { arity: -3, run: push(false) },
     lpush: { arity: -3, run: push(true) },
     lrange: { arity: 4, run: lrange },
+    ltrim: { arity: 4, run: ltrim },
     llen: { arity: 2, run: (db, args) => listAt(db, args).length },
     lpop: { arity: -2, run: pop(true) },
     rpop: { arity: -2, run: pop(false) },

@@ -62,8 +62,9 @@ const bindingsSchema = z.object({
   DEPENDENCY_TIMEOUT_MS: positiveInteger(5_000),
   REPLICA_TIMEOUT_MS: positiveInteger(1_000),
   UPLOAD_TTL_SECONDS: positiveInteger(3_600),
-  UPLOAD_MAX_BYTES: positiveInteger(50 * 1024 * 1024),
-  UPLOAD_MAX_ROWS: positiveInteger(200_000),
+  UPLOAD_MAX_BYTES: positiveInteger(128 * 1024 * 1024),
+  UPLOAD_MAX_PIECE_BYTES: positiveInteger(50 * 1024 * 1024),
+  UPLOAD_MAX_ROWS: positiveInteger(2_000_000),
   UPLOAD_QUOTA_BYTES: positiveInteger(256 * 1024 * 1024),
   READ_CACHE_TTL_SECONDS: z
     .string()
@@ -114,8 +115,10 @@ export interface Config {
   uploads: {
     /** Seconds an upload stays staged (and its status readable). */
     ttlSeconds: number;
-    /** Largest accepted body, in bytes. */
+    /** Largest file, in bytes (a resumable upload's pieces together). */
     maxBytes: number;
+    /** Largest request body, in bytes: a single-request upload or one piece of a resumable one. */
+    maxPieceBytes: number;
     /** Most data rows in one upload. */
     maxRows: number;
     /** Staged bytes one API key may have in Redis per upload lifetime. */
@@ -149,7 +152,7 @@ export function parseConfig(env: Bindings): Config {
       anonymousLimiter: b.ANON_RATE_LIMITER,
     },
     redis: { url: b.UPSTASH_REDIS_REST_URL, token: b.UPSTASH_REDIS_REST_TOKEN, timeoutMs: b.DEPENDENCY_TIMEOUT_MS },
-    uploads: { ttlSeconds: b.UPLOAD_TTL_SECONDS, maxBytes: b.UPLOAD_MAX_BYTES, maxRows: b.UPLOAD_MAX_ROWS, quotaBytes: b.UPLOAD_QUOTA_BYTES },
+    uploads: { ttlSeconds: b.UPLOAD_TTL_SECONDS, maxBytes: b.UPLOAD_MAX_BYTES, maxPieceBytes: b.UPLOAD_MAX_PIECE_BYTES, maxRows: b.UPLOAD_MAX_ROWS, quotaBytes: b.UPLOAD_QUOTA_BYTES },
   };
 }
 

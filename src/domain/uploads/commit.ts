@@ -243,6 +243,11 @@ export async function commitUpload(bulk: BulkDatabase, redis: Redis, id: string)
     return recorded;
   }
   if (meta.status === 'committed') return meta;
+  if (meta.status === 'receiving') {
+    throw new DomainError('conflict', `Upload "${id}" is still receiving pieces (${meta.offset} bytes so far): send the last one (Upload-Complete: ?1) before committing.`, {
+      uploadOffset: meta.offset,
+    });
+  }
   const db = bulk.forBytes(meta.chunks * CHUNK_BYTES);
   if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks)) throw expired(id);
   const source =

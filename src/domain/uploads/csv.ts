@@ -38,6 +38,16 @@ const State = {
 } as const;
 type State = (typeof State)[keyof typeof State];
 
+/** Everything a {@link CsvReader} carries between two pushes: JSON, so a resumable upload keeps it between requests. */
+export interface CsvReaderState {
+  state: State;
+  line: number;
+  recordLine: number;
+  fields: string[];
+  partial: string;
+  error?: CsvRecord['error'];
+}
+
 /** Fields one record may have: far more than any upload's columns, far fewer than a hostile header's millions. */
 export const MAX_FIELDS = 64;
 /** Characters one field may have: far more than any valid cell (100 characters and some white space). */
@@ -61,6 +71,30 @@ export class CsvReader {
   /** The current field's text read so far, when it spans several pushes or escaped quotes. */
   #partial = '';
   #error: CsvRecord['error'];
+
+  /** A reader that carries on where `saved` (from {@link save}) stopped. */
+  static restore(saved: CsvReaderState): CsvReader {
+    const reader = new CsvReader();
+    reader.#state = saved.state;
+    reader.#line = saved.line;
+    reader.#recordLine = saved.recordLine;
+    reader.#fields = saved.fields;
+    reader.#partial = saved.partial;
+    reader.#error = saved.error;
+    return reader;
+  }
+
+  /** What this reader carries: the open record's fields, the open field's text, the quote state and the line counters. */
+  save(): CsvReaderState {
+    const saved: CsvReaderState = { state: this.#state, line: this.#line, recordLine: this.#recordLine, fields: this.#fields, partial: this.#partial };
+    if (this.#error) saved.error = this.#error;
+    return saved;
+  }
+
+  /** The line the next record starts on, or the open record's first line. */
+  get recordLine(): number {
+    return this.#recordLine;
+  }
 
   /** Reads `text`; returns the records it completed. */
   push(text: string): CsvRecord[] {
@@ -185,47 +219,113 @@ export class CsvReader {
 /** Text pieces are cut to this many characters so a record batch stays small whatever the body's chunking. */
 const PIECE = 64 * 1024;
 
+/** What a {@link Utf8Decoder} carries between pieces: JSON, kept with a resumable upload. */
+export interface Utf8DecoderState {
+  /** Bytes read so far, in the whole file. */
+  bytes: number;
+  /** Line breaks decoded so far (to name the line of bad bytes). */
+  lineBreaks: number;
+  /** The first bytes of a character the last piece cut in two. */
+  pending: number[];
+  /** Whether any text has been decoded (a BOM counts only at the very start). */
+  started: boolean;
+}
+
+const notUtf8 = (line: number, byte: number) =>
+  new DomainError('invalid', `The file is not UTF-8 text (on or after line ${line}, at byte ${byte}).`, {
+    errors: [{ line, column: '', value: '', detail: 'is not UTF-8 text; save the file as UTF-8 CSV' }],
+    errorCount: 1,
+  });
+
+/** Bytes at the end of `bytes` that start a character not yet complete (0–3). */
+function cutCharacter(bytes: Uint8Array): number {
+  for (let back = 1; back <= Math.min(3, bytes.length); back++) {
+    const byte = bytes[bytes.length - back]!;
+    if ((byte & 0xc0) === 0x80) continue;
+    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 1;
+    return length > back ? back : 0;
+  }
+  return 0;
+}
+
 /**
- * Decodes a UTF-8 body (dropping a BOM) into text pieces, refusing it with 413 once it passes
- * `maxBytes` and with 422 if it is not UTF-8.
+ * UTF-8 bytes to text, piece by piece, where a piece may end inside a character: the cut
+ * character's first bytes wait for the next piece. Its whole state is {@link Utf8DecoderState}
+ * (a TextDecoder's stream mode hides its pending bytes, so it could not be resumed elsewhere).
  */
-export async function* utf8Text(body: ReadableStream<Uint8Array>, maxBytes: number): AsyncGenerator<string> {
-  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
-  let bytes = 0;
-  let lineBreaks = 0;
-  const countLineBreaks = (text: string) => {
-    for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) lineBreaks += 1;
-  };
-  const decode = (chunk?: Uint8Array) => {
-    try {
-      const text = chunk ? decoder.decode(chunk, { stream: true }) : decoder.decode();
-      countLineBreaks(text);
-      return text;
-    } catch {
-      // Where in this chunk the bad bytes start: a lenient decode marks them with U+FFFD.
-      const lenient = chunk ? new TextDecoder().decode(chunk) : '';
-      const bad = lenient.indexOf('\uFFFD');
-      countLineBreaks(bad === -1 ? '' : lenient.slice(0, bad));
-      const line = lineBreaks + 1;
-      const detail = 'is not UTF-8 text; save the file as UTF-8 CSV';
-      throw new DomainError('invalid', `The file is not UTF-8 text (on or after line ${line}, near byte ${bytes}).`, {
-        errors: [{ line, column: '', value: '', detail }],
-        errorCount: 1,
-      });
+export class Utf8Decoder {
+  readonly #decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  readonly state: Utf8DecoderState;
+
+  constructor(state: Utf8DecoderState = { bytes: 0, lineBreaks: 0, pending: [], started: false }) {
+    this.state = state;
+  }
+
+  /** The text of `chunk` (with what the last one left pending), except a character it cuts. */
+  decode(chunk: Uint8Array): string {
+    const { state } = this;
+    let bytes = chunk;
+    if (state.pending.length > 0) {
+      bytes = new Uint8Array(state.pending.length + chunk.length);
+      bytes.set(state.pending);
+      bytes.set(chunk, state.pending.length);
     }
-  };
+    const cut = cutCharacter(bytes);
+    const text = this.#text(bytes.subarray(0, bytes.length - cut), state.bytes - state.pending.length);
+    state.pending = Array.from(bytes.subarray(bytes.length - cut));
+    state.bytes += chunk.length;
+    return text;
+  }
+
+  /** The end of the file: a character still pending was cut short (422). */
+  end(): void {
+    if (this.state.pending.length > 0) throw notUtf8(this.state.lineBreaks + 1, this.state.bytes - this.state.pending.length);
+  }
+
+  /** Decodes whole characters; `at` is the file offset of `bytes`, for the error. */
+  #text(bytes: Uint8Array, at: number): string {
+    const { state } = this;
+    let text: string;
+    try {
+      text = this.#decoder.decode(bytes);
+    } catch {
+      // Where the bad bytes start: a lenient decode marks them with U+FFFD.
+      const lenient = new TextDecoder().decode(bytes);
+      const before = lenient.slice(0, lenient.indexOf('\uFFFD'));
+      throw notUtf8(state.lineBreaks + countLineBreaks(before) + 1, at + new TextEncoder().encode(before).length);
+    }
+    if (!state.started && text.length > 0) {
+      state.started = true;
+      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+    }
+    state.lineBreaks += countLineBreaks(text);
+    return text;
+  }
+}
+
+function countLineBreaks(text: string): number {
+  let count = 0;
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) count += 1;
+  return count;
+}
+
+/**
+ * Decodes a UTF-8 body (dropping a BOM) into text pieces, refusing it with 413 once the file
+ * passes `maxBytes` and with 422 if it is not UTF-8. With a `decoder`, the body is one piece of a
+ * longer file: the decoder carries its state, and the caller ends the file.
+ */
+export async function* utf8Text(body: AsyncIterable<Uint8Array>, maxBytes: number, decoder?: Utf8Decoder): AsyncGenerator<string> {
+  const utf8 = decoder ?? new Utf8Decoder();
   for await (const chunk of body) {
-    bytes += chunk.byteLength;
-    if (bytes > maxBytes) throw new DomainError('too-large', `The file is larger than ${maxBytes} bytes.`, { maxBytes });
-    const text = decode(chunk);
+    if (utf8.state.bytes + chunk.byteLength > maxBytes) throw new DomainError('too-large', `The file is larger than ${maxBytes} bytes.`, { maxBytes });
+    const text = utf8.decode(chunk);
     for (let at = 0; at < text.length; at += PIECE) yield text.slice(at, at + PIECE);
   }
-  const rest = decode();
-  if (rest) yield rest;
+  if (!decoder) utf8.end();
 }
 
 /** The records of a UTF-8 CSV body, a batch at a time (see {@link utf8Text} for the limits). */
-export async function* csvRecords(body: ReadableStream<Uint8Array>, maxBytes: number): AsyncGenerator<CsvRecord[]> {
+export async function* csvRecords(body: AsyncIterable<Uint8Array>, maxBytes: number): AsyncGenerator<CsvRecord[]> {
   const reader = new CsvReader();
   for await (const text of utf8Text(body, maxBytes)) {
     const records = reader.push(text);

@@ -71,6 +71,14 @@ class ErrorList {
   #errors: (RowError & { order: number })[] = [];
   count = 0;
 
+  /** A list that carries on from `listed` (in file order) of `count` errors. */
+  static restore(listed: RowError[], count: number): ErrorList {
+    const list = new ErrorList();
+    list.#errors = listed.map((error, order) => ({ ...error, order }));
+    list.count = count;
+    return list;
+  }
+
   add(error: RowError, order: number): void {
     this.count += 1;
     this.#errors.push({ line: error.line, column: echoed(error.column), value: echoed(error.value), detail: error.detail, order });
@@ -217,13 +225,14 @@ class References {
     Object.assign(this.speciesNames, facts.speciesNames);
   }
 
-  /** The errors the lookups found, for every line concerned. */
-  report(errors: ErrorList, columnOrder: (name: string) => number): void {
+  /** The errors the lookups found, for every line concerned; `repeated` ids (first seen in an earlier piece) are not checked again. */
+  report(errors: ErrorList, columnOrder: (name: string) => number, repeated: ReadonlySet<string> = new Set()): void {
     for (const id of this.#existingIds) {
+      if (repeated.has(id)) continue;
       const detail = 'already exists (send onConflict=update to update it)';
       errors.add({ line: this.idLines.get(id)!, column: 'id', value: id, detail }, columnOrder('id'));
     }
-    for (const row of this.#dated) this.#reportDated(errors, columnOrder, row);
+    for (const row of this.#dated) if (!repeated.has(row.id)) this.#reportDated(errors, columnOrder, row);
     for (const owner of this.#missingOwners) {
       for (const line of this.#ownerLines.get(owner)!) {
         errors.add({ line, column: 'owner', value: owner, detail: 'is not the id of a trainer' }, columnOrder('owner'));
@@ -262,8 +271,240 @@ class References {
 }
 
 /**
- * Validates and stages one CSV upload. Round trips: one lookup per ~8 MiB of ids and dated rows (one for
- * 100,000 rows) and one Redis write per 8 MiB of staged rows (one for 100,000 rows).
+ * What validation carries from one piece of a resumable upload to the next (JSON, kept in
+ * Redis): the header, the row count, the errors so far, the preview and the staging counters.
+ */
+export interface StagerState {
+  positions?: number[];
+  headerWidth: number;
+  rows: number;
+  errors: { listed: RowError[]; count: number };
+  preview: Record<string, string | number>[];
+  written: number;
+  counted: number;
+}
+
+/**
+ * Ids of earlier pieces, for duplicates across pieces: `firstLines` answers the line each id was
+ * first seen on (or nothing), `remember` records this piece's new ids.
+ */
+export interface EarlierIds {
+  firstLines(ids: string[]): Promise<(number | null)[]>;
+  remember(ids: Map<string, number>): Promise<void>;
+}
+
+/**
+ * Validates rows as they arrive and stages them: the whole of a single-request upload, or one
+ * piece of a resumable upload at a time ({@link save} and a later {@link Stager.restore}).
+ */
+export class Stager {
+  readonly #db: Database;
+  readonly #kind: UploadKind;
+  readonly #onConflict: OnConflict;
+  readonly #maxRows: number;
+  readonly writer: StagedWriter;
+  readonly #checks: ((cell: string) => CellResult)[];
+  readonly #names: string[];
+  readonly #ownerColumn: number | undefined;
+  readonly #dateColumn: number | undefined;
+  #errors = new ErrorList();
+  #references: References;
+  #previewValues: string[][] = [];
+  #preview: Record<string, string | number>[] = [];
+  #builder: ChunkBuilder | undefined;
+  #pending: Chunk[] = [];
+  #positions: number[] | undefined;
+  #headerWidth = 0;
+  #rows = 0;
+
+  constructor(db: Database, request: Pick<StageRequest, 'kind' | 'onConflict' | 'settings'>, writer: StagedWriter) {
+    const { kind, onConflict } = request;
+    this.#db = db;
+    this.#kind = kind;
+    this.#onConflict = onConflict;
+    this.#maxRows = request.settings.maxRows;
+    this.writer = writer;
+    this.#checks = cellChecks(kind);
+    this.#names = kind.columns.map((column) => column.name);
+    const indexOf = (name: string) => (this.#names.includes(name) ? this.#names.indexOf(name) : undefined);
+    this.#ownerColumn = indexOf('owner');
+    this.#dateColumn = indexOf('dateOfOwnership') ?? indexOf('dateOfBirth');
+    this.#references = new References(onConflict === 'error');
+    this.#builder = new ChunkBuilder(kind.columns.length);
+  }
+
+  /** A stager that carries on from `saved`. */
+  static restore(db: Database, request: Pick<StageRequest, 'kind' | 'onConflict' | 'settings'>, writer: StagedWriter, saved: StagerState): Stager {
+    const stager = new Stager(db, request, writer);
+    stager.#positions = saved.positions;
+    stager.#headerWidth = saved.headerWidth;
+    stager.#rows = saved.rows;
+    stager.#errors = ErrorList.restore(saved.errors.listed, saved.errors.count);
+    stager.#preview = saved.preview;
+    if (saved.errors.count > 0) stager.#builder = undefined;
+    return stager;
+  }
+
+  get rows(): number {
+    return this.#rows;
+  }
+
+  get errorCount(): number {
+    return this.#errors.count;
+  }
+
+  #columnOrder = (name: string) => this.#names.indexOf(name);
+
+  /** Checks a row's cells; returns each cell's staged value (`undefined` where invalid), or nothing for a malformed row. */
+  #checkRow(record: CsvRecord): (string | undefined)[] | undefined {
+    const { line, fields } = record;
+    const names = this.#names;
+    if (record.error) {
+      const column = names[this.#positions!.indexOf(record.error.field)] ?? '';
+      this.#errors.add({ line, column, value: fields[record.error.field] ?? '', detail: record.error.detail }, 0);
+      return undefined;
+    }
+    if (fields.length !== this.#headerWidth) {
+      this.#errors.add({ line, column: '', value: '', detail: `has ${fields.length} fields; the header has ${this.#headerWidth}` }, 0);
+      return undefined;
+    }
+    return this.#positions!.map((position, index) => {
+      const cell = fields[position]!;
+      const result = this.#checks[index]!(cell);
+      if (result.ok) return result.value;
+      this.#errors.add({ line, column: names[index]!, value: cell, detail: result.detail }, index);
+      return undefined;
+    });
+  }
+
+  /** Records the row's valid id and references (checked against the database later), and stages it if all is well so far. */
+  #track(record: CsvRecord, values: (string | undefined)[]): void {
+    const { line } = record;
+    const references = this.#references;
+    const [rowId] = values;
+    const duplicateOf = rowId === undefined ? undefined : references.addId(rowId, line);
+    if (duplicateOf !== undefined) this.#errors.add({ line, column: 'id', value: rowId!, detail: `repeats the id on line ${duplicateOf}` }, 0);
+    this.#kind.columns.forEach((column, index) => {
+      const value = values[index];
+      if (value === undefined) return;
+      if (column.references === 'trainer') references.addOwner(value, line);
+      if (column.references === 'species') references.addSpecies(record.fields[this.#positions![index]!]!.trim(), value, line);
+    });
+    if (duplicateOf === undefined && rowId !== undefined) {
+      const date = this.#dateColumn === undefined ? undefined : values[this.#dateColumn];
+      const owner = this.#ownerColumn === undefined ? '' : values[this.#ownerColumn];
+      // Pokémon rows always (owned before birth?); trainer rows only when they may update a trainer who owns Pokémon.
+      if (date !== undefined && owner !== undefined && (this.#ownerColumn !== undefined || this.#onConflict === 'update')) references.addDated(rowId, date, owner);
+    }
+    if (this.#errors.count > 0) return;
+    const row = values as string[];
+    this.#builder?.add(row);
+    if (this.#preview.length + this.#previewValues.length < PREVIEW_ROWS) this.#previewValues.push(row.map(detach));
+  }
+
+  /**
+   * Validates a batch of records and stages what it can.
+   * @throws DomainError `invalid` (the header), `too-large` (too many rows), `quota-exceeded`.
+   */
+  async add(batch: readonly CsvRecord[]): Promise<void> {
+    for (const record of batch) {
+      if (!this.#positions) {
+        this.#positions = matchHeader(this.#kind, record);
+        this.#headerWidth = record.fields.length;
+        continue;
+      }
+      this.#rows += 1;
+      if (this.#rows > this.#maxRows) {
+        throw new DomainError('too-large', `The file has more than ${this.#maxRows} rows; split it into several uploads.`, { maxRows: this.#maxRows });
+      }
+      const values = this.#checkRow(record);
+      if (values) this.#track(record, values);
+    }
+    if (this.#errors.count > 0) {
+      // Nothing will be staged: stop building chunks, keep checking.
+      this.#builder = undefined;
+      this.#pending = [];
+    } else if (this.#builder) {
+      this.#pending.push(...this.#builder.take());
+      if (this.#pending.length >= CHUNKS_PER_PART) await this.writer.write(this.#pending.splice(0));
+    }
+    if (this.#references.full) await this.#references.lookUp(this.#db, this.#kind);
+  }
+
+  /**
+   * Settles the rows read so far: the last lookups, duplicates of `earlier` pieces' ids (rows
+   * from `firstLine` on are this piece's), their errors, the preview; returns the chunks still
+   * to write. References start afresh for the next piece.
+   */
+  async #settle(earlier?: EarlierIds, firstLine = 0): Promise<Chunk[]> {
+    const references = this.#references;
+    await references.lookUp(this.#db, this.#kind);
+    const repeated = new Set<string>();
+    if (earlier && references.idLines.size > 0) {
+      const ids = [...references.idLines.keys()];
+      const lines = await earlier.firstLines(ids);
+      ids.forEach((id, index) => {
+        const first = lines[index];
+        // A line from this piece on was left by an append that never saved its state: not an earlier piece's.
+        if (first == null || first >= firstLine) return;
+        repeated.add(id);
+        this.#errors.add({ line: references.idLines.get(id)!, column: 'id', value: id, detail: `repeats the id on line ${first}` }, 0);
+      });
+      for (const id of repeated) references.idLines.delete(id);
+      await earlier.remember(references.idLines);
+    }
+    references.report(this.#errors, this.#columnOrder, repeated);
+    this.#preview.push(...this.#previewValues.map((values) => this.#kind.preview(values, references.speciesNames)));
+    this.#previewValues = [];
+    if (this.#errors.count > 0) this.#builder = undefined;
+    const chunks = this.#builder ? [...this.#pending.splice(0), ...this.#builder.finish()] : [];
+    this.#pending = [];
+    return chunks;
+  }
+
+  /** The upload's rows so far are settled; returns the state to carry to its next piece (after writing what it staged). */
+  async pause(earlier: EarlierIds, firstLine: number, write: (chunks: Chunk[], state: StagerState) => Promise<void>): Promise<StagerState> {
+    const chunks = await this.#settle(earlier, firstLine);
+    this.#references = new References(this.#onConflict === 'error');
+    const state: StagerState = {
+      headerWidth: this.#headerWidth,
+      rows: this.#rows,
+      errors: { listed: this.#errors.list(), count: this.#errors.count },
+      preview: this.#preview,
+      written: this.writer.written + chunks.length,
+      counted: this.writer.counted,
+    };
+    if (this.#positions) state.positions = this.#positions;
+    await write(chunks, state);
+    return state;
+  }
+
+  /**
+   * The file has ended: settles it and stages the rest with `meta` (from the rows' count and
+   * chunks), or throws every error. `earlier`: a resumable upload's ids of earlier pieces.
+   * @throws DomainError `invalid` (nothing staged), `quota-exceeded`.
+   */
+  async finish(
+    meta: Omit<UploadMeta, 'rows' | 'chunks'>,
+    resumed?: { earlier: EarlierIds; firstLine: number; also: (multi: ReturnType<Redis['multi']>) => void },
+  ): Promise<StagedUpload> {
+    if (!this.#positions) throw invalidFile('The file is empty.', [{ line: 1, column: '', value: '', detail: 'a header row and at least one row are required' }]);
+    if (this.#rows === 0) throw invalidFile('The file has a header but no rows.', [{ line: 2, column: '', value: '', detail: 'at least one row is required' }]);
+    const chunks = await this.#settle(resumed?.earlier, resumed?.firstLine);
+    const errors = this.#errors;
+    if (errors.count > 0) {
+      throw invalidFile(`${errors.count} problem${errors.count === 1 ? '' : 's'} in the file; nothing was staged.`, errors.list(), errors.count);
+    }
+    const staged: UploadMeta = { ...meta, rows: this.#rows, chunks: this.writer.written + chunks.length };
+    await this.writer.write(chunks, staged, resumed?.also);
+    return { meta: staged, preview: this.#preview };
+  }
+}
+
+/**
+ * Validates and stages one CSV upload sent in one request. Round trips: one lookup per ~8 MiB of
+ * ids and dated rows (one for 100,000 rows) and one Redis write per 8 MiB of staged rows (one for
+ * 100,000 rows).
  * @throws DomainError `invalid` (file, header or rows; nothing staged), `too-large` (too many rows).
  */
 export async function stageUpload(db: Database, redis: Redis, request: StageRequest): Promise<StagedUpload> {
@@ -272,111 +513,10 @@ export async function stageUpload(db: Database, redis: Redis, request: StageRequ
   const createdAt = new Date();
   const expiresAt = new Date(createdAt.getTime() + settings.ttlSeconds * 1000);
   const writer = new StagedWriter(redis, id, expiresAt, request.quota);
-  const checks = cellChecks(kind);
-  const names = kind.columns.map((column) => column.name);
-  const columnOrder = (name: string) => names.indexOf(name);
-  const indexOf = (name: string) => (names.includes(name) ? names.indexOf(name) : undefined);
-  const ownerColumn = indexOf('owner');
-  const dateColumn = indexOf('dateOfOwnership') ?? indexOf('dateOfBirth');
-  const errors = new ErrorList();
-  const references = new References(onConflict === 'error');
-  const preview: string[][] = [];
-  let builder: ChunkBuilder | undefined = new ChunkBuilder(kind.columns.length);
-  let pending: Chunk[] = [];
-  let positions: number[] | undefined;
-  let headerWidth = 0;
-  let rows = 0;
-
-  /** Checks a row's cells; returns each cell's staged value (`undefined` where invalid), or nothing for a malformed row. */
-  const checkRow = (record: CsvRecord): (string | undefined)[] | undefined => {
-    const { line, fields } = record;
-    if (record.error) {
-      const column = names[positions!.indexOf(record.error.field)] ?? '';
-      errors.add({ line, column, value: fields[record.error.field] ?? '', detail: record.error.detail }, 0);
-      return undefined;
-    }
-    if (fields.length !== headerWidth) {
-      errors.add({ line, column: '', value: '', detail: `has ${fields.length} fields; the header has ${headerWidth}` }, 0);
-      return undefined;
-    }
-    return positions!.map((position, index) => {
-      const cell = fields[position]!;
-      const result = checks[index]!(cell);
-      if (result.ok) return result.value;
-      errors.add({ line, column: names[index]!, value: cell, detail: result.detail }, index);
-      return undefined;
-    });
-  };
-
-  /** Records the row's valid id and references (checked against the database later), and stages it if all is well so far. */
-  const track = (record: CsvRecord, values: (string | undefined)[]) => {
-    const { line } = record;
-    const [rowId] = values;
-    const duplicateOf = rowId === undefined ? undefined : references.addId(rowId, line);
-    if (duplicateOf !== undefined) errors.add({ line, column: 'id', value: rowId!, detail: `repeats the id on line ${duplicateOf}` }, 0);
-    kind.columns.forEach((column, index) => {
-      const value = values[index];
-      if (value === undefined) return;
-      if (column.references === 'trainer') references.addOwner(value, line);
-      if (column.references === 'species') references.addSpecies(record.fields[positions![index]!]!.trim(), value, line);
-    });
-    if (duplicateOf === undefined && rowId !== undefined) {
-      const date = dateColumn === undefined ? undefined : values[dateColumn];
-      const owner = ownerColumn === undefined ? '' : values[ownerColumn];
-      // Pokémon rows always (owned before birth?); trainer rows only when they may update a trainer who owns Pokémon.
-      if (date !== undefined && owner !== undefined && (ownerColumn !== undefined || onConflict === 'update')) references.addDated(rowId, date, owner);
-    }
-    if (errors.count > 0) return;
-    const row = values as string[];
-    builder?.add(row);
-    if (preview.length < PREVIEW_ROWS) preview.push(row.map(detach));
-  };
-
+  const stager = new Stager(db, request, writer);
   try {
-    for await (const batch of request.records) {
-      for (const record of batch) {
-        if (!positions) {
-          positions = matchHeader(kind, record);
-          headerWidth = record.fields.length;
-          continue;
-        }
-        rows += 1;
-        if (rows > settings.maxRows) {
-          throw new DomainError('too-large', `The file has more than ${settings.maxRows} rows; split it into several uploads.`, { maxRows: settings.maxRows });
-        }
-        const values = checkRow(record);
-        if (values) track(record, values);
-      }
-      if (errors.count > 0) {
-        // Nothing will be staged: stop building chunks, keep checking.
-        builder = undefined;
-        pending = [];
-      } else if (builder) {
-        pending.push(...builder.take());
-        if (pending.length >= CHUNKS_PER_PART) await writer.write(pending.splice(0));
-      }
-      if (references.full) await references.lookUp(db, kind);
-    }
-    if (!positions) throw invalidFile('The file is empty.', [{ line: 1, column: '', value: '', detail: 'a header row and at least one row are required' }]);
-    if (rows === 0) throw invalidFile('The file has a header but no rows.', [{ line: 2, column: '', value: '', detail: 'at least one row is required' }]);
-    await references.lookUp(db, kind);
-    references.report(errors, columnOrder);
-    if (errors.count > 0) {
-      throw invalidFile(`${errors.count} problem${errors.count === 1 ? '' : 's'} in the file; nothing was staged.`, errors.list(), errors.count);
-    }
-    const chunks = [...pending, ...builder!.finish()];
-    const meta: UploadMeta = {
-      id,
-      type: kind.type,
-      onConflict,
-      status: 'staged',
-      rows,
-      chunks: writer.written + chunks.length,
-      createdAt: createdAt.toISOString(),
-      expiresAt: expiresAt.toISOString(),
-    };
-    await writer.write(chunks, meta);
-    return { meta, preview: preview.map((values) => kind.preview(values, references.speciesNames)) };
+    for await (const batch of request.records) await stager.add(batch);
+    return await stager.finish({ id, type: kind.type, onConflict, status: 'staged', createdAt: createdAt.toISOString(), expiresAt: expiresAt.toISOString() });
   } catch (error) {
     // Best effort: chunks left behind have no status key (the upload never existed) and expire with the TTL.
     await writer.discard().catch(() => {});

@@ -1,9 +1,14 @@
 /**
- * Staged uploads in Redis. Each upload owns two keys, both expiring at the same instant:
+ * Staged uploads in Redis. Each upload owns these keys, all expiring at the same instant:
  * - `upload:<id>`: its status as JSON ({@link UploadMeta});
  * - `upload:<id>:chunks`: a list of chunks (JSON, see `chunks.ts`), in file order.
+ * A resumable upload still receiving its pieces also has (see `resumable.ts`):
+ * - `upload:<id>:resume`: what validation carries from one piece to the next;
+ * - `upload:<id>:ids`: a hash of the ids of earlier pieces → their line (duplicates across pieces);
+ * - `upload:<id>:append`: held while one append runs (a second one is refused).
  * Writes go through MULTI/EXEC, so a list never exists without its expiry, and the status key is
- * written last, with the final chunks: an upload is visible only once all of it is staged.
+ * written last, with the final chunks: an upload is visible only once all of it is staged (a
+ * resumable one, once its state and the chunks it describes are).
  */
 import type { Redis } from '../../platform/redis.ts';
 import { DomainError } from '../errors.ts';
@@ -16,8 +21,13 @@ export interface UploadMeta {
   id: string;
   type: UploadType;
   onConflict: OnConflict;
-  status: 'staged' | 'committed';
+  /** `receiving`: a resumable upload still taking pieces (`offset` bytes so far). */
+  status: 'receiving' | 'staged' | 'committed';
   rows: number;
+  /** Bytes received (resumable uploads). */
+  offset?: number;
+  /** Invalid cells and rows found so far (while receiving: reported in full by the last piece). */
+  errorCount?: number;
   chunks: number;
   createdAt: string;
   expiresAt: string;
@@ -29,9 +39,9 @@ export interface UploadMeta {
 const metaKey = (id: string) => `upload:${id}`;
 const chunksKey = (id: string) => `upload:${id}:chunks`;
 
-/** The Redis keys one upload owns: its status and its list of chunks. */
-export function uploadKeys(id: string): { meta: string; chunks: string } {
-  return { meta: metaKey(id), chunks: chunksKey(id) };
+/** The Redis keys one upload owns: its status, its list of chunks and, while receiving, its carry-over state, ids and append lock. */
+export function uploadKeys(id: string): { meta: string; chunks: string; resume: string; ids: string; append: string } {
+  return { meta: metaKey(id), chunks: chunksKey(id), resume: `upload:${id}:resume`, ids: `upload:${id}:ids`, append: `upload:${id}:append` };
 }
 
 /**
@@ -58,12 +68,34 @@ export class StagedWriter {
   readonly #quota: StagingQuota | undefined;
   #written = 0;
   #counted = 0;
+  /** A resumed upload's first write drops chunks past `written` (left by an append that never saved its state). */
+  #trim = false;
 
-  constructor(redis: Redis, id: string, expiresAt: Date, quota?: StagingQuota) {
+  /** A lock this writer's upload holds (a resumable append): each write extends it by `ms`. */
+  #lock: { key: string; ms: number } | undefined;
+
+  constructor(
+    redis: Redis,
+    id: string,
+    expiresAt: Date,
+    quota?: StagingQuota,
+    resumed?: { written: number; counted: number; lock: { key: string; ms: number } },
+  ) {
     this.#redis = redis;
     this.#id = id;
     this.#expiresAt = expiresAt.getTime();
     this.#quota = quota;
+    if (resumed) {
+      this.#written = resumed.written;
+      this.#counted = resumed.counted;
+      this.#trim = true;
+      this.#lock = resumed.lock;
+    }
+  }
+
+  /** Bytes counted against the quota so far. */
+  get counted(): number {
+    return this.#counted;
   }
 
   /** Chunks written so far. */
@@ -75,8 +107,14 @@ export class StagedWriter {
    * Appends chunks (and, last, the status) in one round trip.
    * @throws DomainError `quota-exceeded` when the chunks take the client over its quota.
    */
-  async write(chunks: readonly Chunk[], meta?: UploadMeta): Promise<void> {
+  async write(chunks: readonly Chunk[], meta?: UploadMeta, also?: (multi: ReturnType<Redis['multi']>) => void): Promise<void> {
     const multi = this.#redis.multi();
+    const trimmed = this.#trim;
+    if (trimmed) {
+      if (this.#written === 0) multi.del(chunksKey(this.#id));
+      else multi.ltrim(chunksKey(this.#id), 0, this.#written - 1);
+      this.#trim = false;
+    }
     const texts = chunks.map((chunk) => JSON.stringify(chunk));
     const bytes = texts.reduce((sum, text) => sum + text.length, 0);
     const quota = this.#quota !== undefined && bytes > 0 ? this.#quota : undefined;
@@ -90,11 +128,14 @@ export class StagedWriter {
       multi.pexpireat(chunksKey(this.#id), this.#expiresAt);
     }
     if (meta) multi.set(metaKey(this.#id), meta, { pxat: this.#expiresAt });
+    if (this.#lock) multi.pexpire(this.#lock.key, this.#lock.ms);
+    also?.(multi);
     const results = await multi.exec<unknown[]>();
     this.#written += chunks.length;
     if (!quota) return;
     this.#counted += bytes;
-    const [used, ttlMs] = [results[1] as number, results[2] as number];
+    const at = trimmed ? 1 : 0;
+    const [used, ttlMs] = [results[at + 1] as number, results[at + 2] as number];
     if (used > quota.maxBytes) {
       throw new DomainError('quota-exceeded', `Staging this upload would exceed your quota of ${quota.maxBytes} staged bytes; nothing was staged.`, {
         quotaBytes: quota.maxBytes,
@@ -137,7 +178,9 @@ export async function markCommitted(redis: Redis, meta: UploadMeta): Promise<voi
     .exec();
 }
 
-/** Deletes an upload; `false` when there was none. */
+/** Deletes an upload (every key it owns); `false` when there was none. */
 export async function deleteUpload(redis: Redis, id: string): Promise<boolean> {
-  return (await redis.del(metaKey(id), chunksKey(id))) > 0;
+  const keys = uploadKeys(id);
+  const [metaDeleted] = await redis.pipeline().del(keys.meta).del(keys.chunks, keys.resume, keys.ids, keys.append).exec<[number, number]>();
+  return metaDeleted > 0;
 }

@@ -2,8 +2,10 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import { commitUpload as commitStaged, recordedUpload, type BulkDatabase, type UploadStatus } from '../../domain/uploads/commit.ts';
 import { csvRecords } from '../../domain/uploads/csv.ts';
 import { UPLOAD_KINDS, UPLOAD_TYPES, type UploadType } from '../../domain/uploads/kinds.ts';
-import { stageUpload } from '../../domain/uploads/stage.ts';
-import { deleteUpload as deleteStaged, readMeta } from '../../domain/uploads/staging.ts';
+import { appendPiece, createResumable, type AppendResult } from '../../domain/uploads/resumable.ts';
+import { stageUpload, type StagedUpload } from '../../domain/uploads/stage.ts';
+import { deleteUpload as deleteStaged, readMeta, type UploadMeta } from '../../domain/uploads/staging.ts';
+import { DomainError } from '../../domain/errors.ts';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../env.ts';
 import { Problem } from '../../platform/problem.ts';
@@ -76,20 +78,151 @@ async function readUploadBody(request: Request, queryType: UploadType | undefine
   throw new Problem('unsupported-media-type', `Send the CSV as text/csv (or a multipart/form-data form)${contentType ? `, not ${contentType}` : ''}.`);
 }
 
+/** The caller's staging quota: keys share Redis fairly; the bootstrap admin key (operators, benchmarks) has none. */
+function stagingQuota(c: Context<AppEnv>) {
+  const settings = c.var.services.config.uploads;
+  return c.var.principal?.rateLimit && { subject: c.var.principal.id, maxBytes: settings.quotaBytes, windowSeconds: settings.ttlSeconds };
+}
+
+/** A structured-field boolean header (`?0`, `?1`), or `undefined` when absent; 400 otherwise. */
+function booleanHeader(c: Context<AppEnv>, name: string): boolean | undefined {
+  const value = c.req.header(name)?.trim();
+  if (value === undefined) return undefined;
+  if (value === '?1' || value === '?0') return value === '?1';
+  throw new Problem('malformed-request', `${name} must be ?0 or ?1 (a structured-field boolean), not "${value}".`, { errors: [{ header: name, detail: 'must be ?0 or ?1' }] });
+}
+
+/** `Upload-Offset`: a structured-field integer; 400 when missing or malformed. */
+function offsetHeader(c: Context<AppEnv>): number {
+  const value = c.req.header('Upload-Offset')?.trim() ?? '';
+  if (!/^\d{1,15}$/.test(value)) {
+    throw new Problem('malformed-request', `Upload-Offset must be a non-negative integer${value ? `, not "${value}"` : ''}.`, {
+      errors: [{ header: 'Upload-Offset', detail: 'must be a non-negative integer' }],
+    });
+  }
+  return Number(value);
+}
+
+/**
+ * The request's body as a piece: a body whose connection breaks ends early instead of failing,
+ * so what arrived is kept (`dropped()` then says so).
+ */
+function pieceBody(request: Request): { body: AsyncIterable<Uint8Array>; dropped: () => boolean } {
+  let dropped = false;
+  const stream = request.body;
+  async function* read(): AsyncGenerator<Uint8Array> {
+    if (!stream) return;
+    const reader = stream.getReader();
+    for (;;) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch {
+        dropped = true;
+        return;
+      }
+      if (next.done) return;
+      yield next.value;
+    }
+  }
+  return { body: read(), dropped: () => dropped };
+}
+
+/** The draft's headers describing a resumable upload's state. */
+function uploadHeaders(c: Context<AppEnv>, meta: Pick<UploadMeta, 'status' | 'offset' | 'expiresAt'>): Record<string, string> {
+  const settings = c.var.services.config.uploads;
+  const complete = meta.status !== 'receiving';
+  const expires = Math.max(0, Math.floor((Date.parse(meta.expiresAt) - Date.now()) / 1000));
+  const headers: Record<string, string> = {
+    'Upload-Offset': String(meta.offset ?? 0),
+    'Upload-Complete': complete ? '?1' : '?0',
+    'Upload-Limit': `max-size=${settings.maxBytes}, max-append-size=${settings.maxPieceBytes}, expires=${expires}`,
+    'Cache-Control': 'no-store',
+  };
+  if (complete) headers['Upload-Length'] = String(meta.offset ?? 0);
+  return headers;
+}
+
+/** 409 with the offset the client should resume from in `Upload-Offset`. */
+function offsetProblem(error: unknown): unknown {
+  if (!(error instanceof DomainError) || typeof error.details.uploadOffset !== 'number') return error;
+  return new Problem('conflict', error.message, error.details, { 'Upload-Offset': String(error.details.uploadOffset) });
+}
+
+/**
+ * Runs one append to its end even if the client goes away (the runtime cancels a request whose
+ * client disconnected, and what arrived must still be saved).
+ */
+function append(c: Context<AppEnv>, id: string, offset: number, complete: boolean): Promise<AppendResult> {
+  const settings = c.var.services.config.uploads;
+  const declared = Number(c.req.header('Content-Length'));
+  if (declared > settings.maxPieceBytes) {
+    throw new Problem('payload-too-large', `A piece may have at most ${settings.maxPieceBytes} bytes; send the file in smaller pieces.`, { maxPieceBytes: settings.maxPieceBytes });
+  }
+  const piece = pieceBody(c.req.raw);
+  const result = appendPiece(c.var.services.db.primary, c.var.services.redis, {
+    id,
+    kinds: UPLOAD_KINDS,
+    offset,
+    complete,
+    ...piece,
+    settings,
+    quota: stagingQuota(c),
+  });
+  c.executionCtx.waitUntil(result.catch(() => {}));
+  return result.catch((error: unknown) => {
+    throw offsetProblem(error);
+  });
+}
+
+const receivingHeaders = (c: Context<AppEnv>, meta: UploadMeta) => ({ ...uploadHeaders(c, meta), Location: `/uploads/${meta.id}` });
+
+function stagedResponse(c: Context<AppEnv>, { meta, preview }: StagedUpload) {
+  return c.json({ ...toStatus(meta), preview }, 201, { Location: `/uploads/${meta.id}`, ...(meta.offset === undefined ? {} : uploadHeaders(c, meta)) });
+}
+
 export const createUpload: RouteHandler<typeof routes.createUpload, AppEnv> = async (c) => {
   const query = c.req.valid('query');
   const settings = c.var.services.config.uploads;
-  const { type, body } = await readUploadBody(c.req.raw, query.type, settings.maxBytes);
-  const { meta, preview } = await stageUpload(c.var.services.db.primary, c.var.services.redis, {
+  if (booleanHeader(c, 'Upload-Complete') === false) {
+    const contentType = (c.req.header('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
+    if (contentType !== 'text/csv' && contentType !== 'application/partial-upload' && c.req.raw.body) {
+      throw new Problem('unsupported-media-type', `Send the first piece as text/csv${contentType ? `, not ${contentType}` : ''}.`);
+    }
+    if (!query.type) throw missingType();
+    const meta = await createResumable(c.var.services.redis, UPLOAD_KINDS[query.type], query.onConflict, settings.ttlSeconds);
+    const result = await append(c, meta.id, 0, false);
+    if (result.complete) return stagedResponse(c, result.staged);
+    return c.json(toStatus(result.meta), 201, receivingHeaders(c, result.meta));
+  }
+  const maxBytes = Math.min(settings.maxBytes, settings.maxPieceBytes);
+  const { type, body } = await readUploadBody(c.req.raw, query.type, maxBytes);
+  const staged = await stageUpload(c.var.services.db.primary, c.var.services.redis, {
     kind: UPLOAD_KINDS[type],
     onConflict: query.onConflict,
-    records: csvRecords(body, settings.maxBytes),
+    records: csvRecords(body, maxBytes),
     settings,
-    // Keys share Redis fairly; the bootstrap admin key (operators, benchmarks) has no quota.
-    quota: c.var.principal?.rateLimit && { subject: c.var.principal.id, maxBytes: settings.quotaBytes, windowSeconds: settings.ttlSeconds },
+    quota: stagingQuota(c),
   });
-  const upload = query.commit === 'true' ? await commitStaged(bulkDatabase(c), c.var.services.redis, meta.id) : meta;
-  return c.json({ ...toStatus(upload), preview }, 201, { Location: `/uploads/${upload.id}` });
+  if (query.commit !== 'true') return stagedResponse(c, staged);
+  const upload = await commitStaged(bulkDatabase(c), c.var.services.redis, staged.meta.id);
+  return c.json({ ...toStatus(upload), preview: staged.preview }, 201, { Location: `/uploads/${upload.id}` });
+};
+
+export const appendUpload: RouteHandler<typeof routes.appendUpload, AppEnv> = async (c) => {
+  const { id } = c.req.valid('param');
+  const contentType = (c.req.header('Content-Type') ?? '').split(';')[0]!.trim().toLowerCase();
+  if (contentType !== 'application/partial-upload') {
+    throw new Problem('unsupported-media-type', `Send a piece as application/partial-upload${contentType ? `, not ${contentType}` : ''}.`);
+  }
+  const offset = offsetHeader(c);
+  const complete = booleanHeader(c, 'Upload-Complete');
+  if (complete === undefined) {
+    throw new Problem('malformed-request', 'Say whether this is the last piece: Upload-Complete: ?1 or ?0.', { errors: [{ header: 'Upload-Complete', detail: 'is required' }] });
+  }
+  const result = await append(c, id, offset, complete);
+  if (result.complete) return stagedResponse(c, result.staged);
+  return c.body(null, 204, receivingHeaders(c, result.meta));
 };
 
 export const getUpload: RouteHandler<typeof routes.getUpload, AppEnv> = async (c) => {
@@ -97,7 +230,8 @@ export const getUpload: RouteHandler<typeof routes.getUpload, AppEnv> = async (c
   // Redis forgot it (expired, evicted, lost): a committed upload is still on record in the database.
   const upload = (await readMeta(c.var.services.redis, id)) ?? (await recordedUpload(c.var.services.db.primary, id));
   if (!upload) throw notFound(id);
-  return c.json(toStatus(upload), 200);
+  const resumable = 'offset' in upload && upload.offset !== undefined ? uploadHeaders(c, upload as UploadMeta) : {};
+  return c.json(toStatus(upload), 200, resumable);
 };
 
 export const commitUpload: RouteHandler<typeof routes.commitUpload, AppEnv> = async (c) => {

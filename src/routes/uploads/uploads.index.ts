@@ -5,5 +5,6 @@ import * as routes from './uploads.routes.ts';
 export const uploadRoutes = createRouter()
   .openapi(routes.createUpload, handlers.createUpload)
   .openapi(routes.getUpload, handlers.getUpload)
+  .openapi(routes.appendUpload, handlers.appendUpload)
   .openapi(routes.commitUpload, handlers.commitUpload)
   .openapi(routes.deleteUpload, handlers.deleteUpload);

@@ -7,8 +7,10 @@ const UploadStatusSchema = z
     id: z.string().uuid(),
     type: z.enum(UPLOAD_TYPES),
     onConflict: z.enum(['error', 'update']).optional().meta({ description: 'Absent when only the database\'s commit record is left (see `committedAt`).' }),
-    status: z.enum(['staged', 'committed']),
+    status: z.enum(['receiving', 'staged', 'committed']).meta({ description: '`receiving`: a resumable upload still taking pieces.' }),
     rows: z.number().int().openapi({ example: 20 }),
+    offset: z.number().int().optional().meta({ description: 'Resumable uploads: bytes received so far (also `Upload-Offset`).' }),
+    errorCount: z.number().int().optional().meta({ description: 'Resumable uploads: invalid rows found so far; the last piece answers them all (422).' }),
     createdAt: z.string().optional().meta({ format: 'date-time', description: 'Absent when only the commit record is left.' }),
     expiresAt: z
       .string()
@@ -26,7 +28,8 @@ const UploadStatusSchema = z
 const StagedUploadSchema = UploadStatusSchema.extend({
   preview: z
     .array(z.record(z.string(), z.union([z.string(), z.number()])))
-    .openapi({ description: 'The first rows as they will be written.' }),
+    .optional()
+    .openapi({ description: 'The first rows as they will be written (absent while a resumable upload is receiving).' }),
 }).openapi('StagedUpload');
 
 const CommittedSchema = z
@@ -87,7 +90,9 @@ export const createUpload = createRoute({
     'Header row required; columns by name, in any order. Trainers: `id,firstName,lastName,dateOfBirth`; Pokémon: ' +
     '`id,nickname,species,level,owner,dateOfOwnership`. Dates `YYYY-MM-DD` or `DD-MM-YYYY`. Every row is checked; ' +
     'if any is invalid nothing is staged and the 422 lists every error. Otherwise the rows are staged until `expiresAt`: ' +
-    'commit them with `POST /uploads/{id}/commit`, or send `commit=true` to do it in this request.',
+    'commit them with `POST /uploads/{id}/commit`, or send `commit=true` to do it in this request. ' +
+    'With `Upload-Complete: ?0` this creates a resumable upload (draft-ietf-httpbis-resumable-upload): the body, possibly empty, ' +
+    'is its first piece; `Location` names it and `Upload-Offset` says how many bytes it has. Append the rest with `PATCH`.',
   request: {
     query: z.object({
       type: z.enum(UPLOAD_TYPES, { error: 'must be trainer or pokemon' }).optional().meta({ description: 'What the rows are; with a form it may be the `type` field instead.' }),
@@ -113,9 +118,9 @@ export const createUpload = createRoute({
     },
   },
   responses: {
-    201: json(StagedUploadSchema, 'Staged (or, with `commit=true`, committed); `Location` names the upload.'),
+    201: json(StagedUploadSchema, 'Staged (or, with `commit=true`, committed), or a resumable upload created (`receiving`); `Location` names the upload.'),
     409: conflict,
-    413: problem('The body is over `UPLOAD_MAX_BYTES` or has more than `UPLOAD_MAX_ROWS` rows.'),
+    413: problem('The body is over `UPLOAD_MAX_PIECE_BYTES` (or the file over `UPLOAD_MAX_BYTES`), or has more than `UPLOAD_MAX_ROWS` rows.'),
     415: problem('The body is neither `text/csv` nor `multipart/form-data`.'),
     422: { description: 'Invalid file, header or rows; nothing staged. `errors` lists them.', content: { 'application/problem+json': { schema: RowErrorsProblemSchema } } },
   },
@@ -126,10 +131,40 @@ export const getUpload = createRoute({
   path: '/uploads/{id}',
   tags: ['Uploads'],
   summary: 'Get an upload’s status',
+  description:
+    'A resumable upload also answers `Upload-Offset`, `Upload-Complete`, `Upload-Limit` (and `Upload-Length` once complete), ' +
+    'with `Cache-Control: no-store`; `HEAD` answers the same headers without the body.',
   request: { params: UploadParams },
   responses: {
     200: json(UploadStatusSchema, 'The upload.'),
     404: problem('No such upload, or it expired.'),
+  },
+});
+
+export const appendUpload = createRoute({
+  method: 'patch',
+  path: '/uploads/{id}',
+  tags: ['Uploads'],
+  summary: 'Append a piece to a resumable upload',
+  description:
+    'The body (`application/partial-upload`) is the file\'s bytes from `Upload-Offset` on; a piece may end anywhere, even inside a row or a character. ' +
+    '`Upload-Complete: ?1` says it is the last: the answer is then that of a single-request upload (201 staged, or 422 with every row error; ' +
+    'the upload is discarded). A piece cut short by a broken connection keeps what arrived: `HEAD` says where to resume. ' +
+    'Headers: `Upload-Offset: N` (bytes the client believes the upload has) and `Upload-Complete: ?0` or `?1`.',
+  request: {
+    params: UploadParams,
+    // Read by the handler (structured fields: `Upload-Offset: 1024`, `Upload-Complete: ?0`), documented here.
+    body: { required: true, content: { 'application/partial-upload': { schema: { type: 'string', format: 'binary' } } } },
+  },
+  responses: {
+    201: json(StagedUploadSchema, 'The last piece: the upload is staged.'),
+    204: { description: 'The piece is appended; `Upload-Offset` is the new offset.' },
+    400: problem('`Upload-Offset` or `Upload-Complete` is missing or not a structured-field integer / boolean.'),
+    404: problem('No such upload, or it expired.'),
+    409: problem('`Upload-Offset` is not the upload\'s (its `Upload-Offset` header says which is), another append is running, or the upload is complete.'),
+    413: problem('The piece is over `UPLOAD_MAX_PIECE_BYTES`, or the file over `UPLOAD_MAX_BYTES` or `UPLOAD_MAX_ROWS`; the upload is discarded.'),
+    415: problem('The body is not `application/partial-upload`.'),
+    422: { description: 'Invalid file, header or rows (all of them, on the last piece); the upload is discarded.', content: { 'application/problem+json': { schema: RowErrorsProblemSchema } } },
   },
 });
 

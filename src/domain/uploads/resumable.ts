@@ -1,0 +1,222 @@
+/**
+ * Resumable uploads (draft-ietf-httpbis-resumable-upload): a file sent as pieces, each appended
+ * at the offset the server has. A piece may end anywhere — mid-row, mid-quoted-field, inside a
+ * UTF-8 character — because validation carries its whole state from one piece to the next in
+ * Redis (`upload:<id>:resume`): the decoder's pending bytes, the CSV reader's open record, quote
+ * state and line counter, and the stager's header, row count, errors and preview. Rows that
+ * are complete are validated and staged as they arrive; line numbers are the whole file's.
+ *
+ * An append that loses its connection keeps what arrived: the bytes read so far become the new
+ * offset (whole rows staged, the open row carried). Only one append runs at a time (a lock in
+ * Redis, `SET NX`); the offset moves only when the state that describes it is written, in the
+ * same MULTI as the piece's last chunks.
+ */
+import type { Redis } from '../../platform/redis.ts';
+import type { Database } from '../../platform/database.ts';
+import { DomainError } from '../errors.ts';
+import { CsvReader, Utf8Decoder, utf8Text, type CsvReaderState, type Utf8DecoderState } from './csv.ts';
+import type { UploadKind } from './kinds.ts';
+import { Stager, type EarlierIds, type StagedUpload, type StagerState } from './stage.ts';
+import { StagedWriter, uploadKeys, type OnConflict, type StagingQuota, type UploadMeta } from './staging.ts';
+
+/** What an upload carries between pieces. */
+interface ResumeState {
+  decoder: Utf8DecoderState;
+  reader: CsvReaderState;
+  stager: StagerState;
+  /** Ids recorded in `upload:<id>:ids` (none: no earlier piece to look up). */
+  idsRemembered: number;
+}
+
+export interface ResumableSettings {
+  /** Largest file (all pieces). */
+  maxBytes: number;
+  /** Largest piece (one request). */
+  maxPieceBytes: number;
+  maxRows: number;
+  ttlSeconds: number;
+}
+
+/**
+ * How long an append holds its upload without writing to Redis before another may take over
+ * (a Worker that died mid-append must not block the upload for long; each staged part extends it).
+ */
+const APPEND_LOCK_MS = 60_000;
+/** Characters of ids per Redis round trip when checking or recording them (under the 10 MB request limit). */
+const ID_BATCH_CHARS = 4 * 1024 * 1024;
+
+/** The 409 of a refused append, with the offset the client should resume from. */
+function offsetConflict(detail: string, offset: number): DomainError {
+  return new DomainError('conflict', detail, { uploadOffset: offset });
+}
+
+/** Ids of earlier pieces, in the upload's Redis hash: one round trip per ~4 MiB of ids. */
+function earlierIds(redis: Redis, id: string, expiresAt: number, remembered: number): EarlierIds & { count: number } {
+  const key = uploadKeys(id).ids;
+  const batches = <T>(items: T[], size: (item: T) => number): T[][] => {
+    const out: T[][] = [[]];
+    let chars = 0;
+    for (const item of items) {
+      if (chars > ID_BATCH_CHARS) out.push([]), (chars = 0);
+      out.at(-1)!.push(item);
+      chars += size(item) + 4;
+    }
+    return out.filter((batch) => batch.length > 0);
+  };
+  const ids = {
+    count: remembered,
+    async firstLines(list: string[]): Promise<(number | null)[]> {
+      if (ids.count === 0) return list.map(() => null);
+      const lines: (number | null)[] = [];
+      for (const batch of batches(list, (item) => item.length)) {
+        const found = await redis.hmget<Record<string, number>>(key, ...batch);
+        for (const item of batch) lines.push(found?.[item] ?? null);
+      }
+      return lines;
+    },
+    async remember(lines: Map<string, number>): Promise<void> {
+      for (const batch of batches([...lines], ([item]) => item.length + 8)) {
+        await redis.multi().hset(key, Object.fromEntries(batch)).pexpireat(key, expiresAt).exec();
+      }
+      ids.count += lines.size;
+    },
+  };
+  return ids;
+}
+
+/**
+ * Creates a resumable upload with nothing received yet (one round trip).
+ * @returns its status, `receiving` at offset 0.
+ */
+export async function createResumable(redis: Redis, kind: UploadKind, onConflict: OnConflict, ttlSeconds: number): Promise<UploadMeta> {
+  const id = crypto.randomUUID();
+  const createdAt = new Date();
+  const expiresAt = new Date(createdAt.getTime() + ttlSeconds * 1000);
+  const meta: UploadMeta = {
+    id,
+    type: kind.type,
+    onConflict,
+    status: 'receiving',
+    rows: 0,
+    chunks: 0,
+    offset: 0,
+    errorCount: 0,
+    createdAt: createdAt.toISOString(),
+    expiresAt: expiresAt.toISOString(),
+  };
+  const state: ResumeState = {
+    decoder: new Utf8Decoder().state,
+    reader: new CsvReader().save(),
+    stager: { headerWidth: 0, rows: 0, errors: { listed: [], count: 0 }, preview: [], written: 0, counted: 0 },
+    idsRemembered: 0,
+  };
+  const keys = uploadKeys(id);
+  await redis.multi().set(keys.resume, state, { pxat: expiresAt.getTime() }).set(keys.meta, meta, { pxat: expiresAt.getTime() }).exec();
+  return meta;
+}
+
+export interface AppendRequest {
+  id: string;
+  kinds: Record<UploadMeta['type'], UploadKind>;
+  /** `Upload-Offset`: where the client believes the upload stands. */
+  offset: number;
+  /** `Upload-Complete: ?1`: this piece ends the file. */
+  complete: boolean;
+  /** The piece's bytes; a connection that breaks ends it early (see {@link dropped}). */
+  body: AsyncIterable<Uint8Array>;
+  /** True once the body ended because its connection broke, not because the piece was sent. */
+  dropped: () => boolean;
+  settings: ResumableSettings;
+  quota?: StagingQuota | undefined;
+}
+
+/** After an append: still receiving (its status), or complete and staged. */
+export type AppendResult = { complete: false; meta: UploadMeta } | { complete: true; staged: StagedUpload };
+
+/**
+ * Appends one piece. Round trips: one to take the lock and read the state, the staging ones of
+ * the rows (as for a single request), the id checks of later pieces, one to save the state.
+ * @throws DomainError `not-found`; `conflict` (`uploadOffset`: the offset is not the upload's,
+ *   another append is running, or the upload is complete); `invalid` or `too-large` (the upload
+ *   is then discarded, nothing staged); `quota-exceeded` (likewise).
+ */
+export async function appendPiece(db: Database, redis: Redis, request: AppendRequest): Promise<AppendResult> {
+  const { id, settings } = request;
+  const keys = uploadKeys(id);
+  const token = crypto.randomUUID();
+  const [locked, meta, state] = await redis
+    .pipeline()
+    .set(keys.append, token, { nx: true, px: APPEND_LOCK_MS })
+    .get<UploadMeta>(keys.meta)
+    .get<ResumeState>(keys.resume)
+    .exec<[string | null, UploadMeta | null, ResumeState | null]>();
+  const release = () => redis.del(keys.append).catch(() => {});
+  if (!meta) {
+    if (locked) await release();
+    throw new DomainError('not-found', `There is no upload "${id}" (uploads are forgotten when they expire).`);
+  }
+  if (meta.status !== 'receiving' || !state) {
+    if (locked) await release();
+    throw offsetConflict(`Upload "${id}" is complete (${meta.status}); it takes no more pieces.`, meta.offset ?? 0);
+  }
+  if (!locked) throw offsetConflict(`Another append to upload "${id}" is running; ask HEAD for the offset once it ends.`, meta.offset!);
+  if (meta.offset !== request.offset) {
+    await release();
+    throw offsetConflict(`Upload "${id}" has ${meta.offset} bytes, not ${request.offset}: send the piece from Upload-Offset ${meta.offset}.`, meta.offset!);
+  }
+
+  const kind = request.kinds[meta.type];
+  const expiresAt = Date.parse(meta.expiresAt);
+  const writer = new StagedWriter(redis, id, new Date(expiresAt), request.quota, {
+    written: state.stager.written,
+    counted: state.stager.counted,
+    lock: { key: keys.append, ms: APPEND_LOCK_MS },
+  });
+  const stager = Stager.restore(db, { kind, onConflict: meta.onConflict, settings }, writer, state.stager);
+  const decoder = new Utf8Decoder(state.decoder);
+  const reader = CsvReader.restore(state.reader);
+  const firstLine = reader.recordLine;
+  const earlier = earlierIds(redis, id, expiresAt, state.idsRemembered);
+  try {
+    for await (const text of utf8Text(pieceOf(request.body, settings.maxPieceBytes), settings.maxBytes, decoder)) {
+      const records = reader.push(text);
+      if (records.length > 0) await stager.add(records);
+    }
+    if (request.complete && !request.dropped()) {
+      decoder.end();
+      await stager.add(reader.end());
+      const staged = await stager.finish(
+        { id, type: meta.type, onConflict: meta.onConflict, status: 'staged', offset: decoder.state.bytes, createdAt: meta.createdAt, expiresAt: meta.expiresAt },
+        { earlier, firstLine, also: (multi) => multi.del(keys.resume, keys.ids, keys.append) },
+      );
+      return { complete: true, staged };
+    }
+    const received: UploadMeta = { ...meta, offset: decoder.state.bytes };
+    await stager.pause(earlier, firstLine, async (chunks, stagerState) => {
+      Object.assign(received, { rows: stagerState.rows, chunks: stagerState.written, errorCount: stagerState.errors.count });
+      const next: ResumeState = { decoder: decoder.state, reader: reader.save(), stager: stagerState, idsRemembered: earlier.count };
+      await writer.write(chunks, received, (multi) => multi.set(keys.resume, next, { pxat: expiresAt }).del(keys.append));
+    });
+    return { complete: false, meta: received };
+  } catch (error) {
+    if (error instanceof DomainError) {
+      // The file cannot become a valid upload: nothing of it stays staged.
+      await writer.discard().catch(() => {});
+      await redis.del(keys.meta, keys.chunks, keys.resume, keys.ids, keys.append).catch(() => {});
+    } else {
+      // A dependency failed: the upload stays at its last saved offset (chunks past it are trimmed by the next append).
+      await release();
+    }
+    throw error;
+  }
+}
+
+/** The body of one piece, refused with 413 past `maxBytes`. */
+async function* pieceOf(body: AsyncIterable<Uint8Array>, maxBytes: number): AsyncGenerator<Uint8Array> {
+  let bytes = 0;
+  for await (const chunk of body) {
+    bytes += chunk.byteLength;
+    if (bytes > maxBytes) throw new DomainError('too-large', `A piece may have at most ${maxBytes} bytes; send the file in smaller pieces.`, { maxPieceBytes: maxBytes });
+    yield chunk;
+  }
+}

@@ -1,0 +1,198 @@
+import { Redis } from '@upstash/redis/cloudflare';
+import { describe, expect, inject, it } from 'vitest';
+import { uploadKeys } from '../src/domain/uploads/staging.ts';
+import { call, expectProblem } from './support/api.ts';
+import { createTrainer, uniqueId } from './support/fixtures.ts';
+
+const bindings = inject('bindings');
+const redis = new Redis({ url: bindings.UPSTASH_REDIS_REST_URL, token: bindings.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, enableAutoPipelining: false });
+const utf8 = new TextEncoder();
+
+const POKEMON_HEADER = 'id,nickname,species,level,owner,dateOfOwnership';
+
+/** A small deterministic generator (mulberry32): the same seed, the same cuts. */
+function random(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A Pokémon file with everything a cut can fall inside: quoted nicknames with commas, doubled
+ * quotes and line breaks, multi-byte characters (2-, 3- and 4-byte), CRLF and LF, blank lines,
+ * and invalid rows (bad level, unknown species, unknown owner, a duplicate id far from its first).
+ */
+function awkwardFile(prefix: string, owner: string, count: number): string {
+  const nicknames = ['Plain', '"Comma, inside"', '"Said ""hi"""', '"Two\r\nlines"', 'Émilie', '日本語の名前', '"🐉 dragon, 🔥"', 'Zoë'];
+  const species = ['Pikachu', 'Mr. Mime', "Farfetch'd", 'Eevee', 'Snorlax'];
+  const lines = [POKEMON_HEADER];
+  for (let i = 0; i < count; i++) {
+    const id = i === count - 3 ? `${prefix}-2` : `${prefix}-${i}`;
+    const level = i % 17 === 5 ? '900' : String((i % 100) + 1);
+    const kind = i % 23 === 7 ? 'Notamon' : species[i % species.length];
+    const who = i % 29 === 11 ? `${prefix}-nobody` : owner;
+    lines.push(`${id},${nicknames[i % nicknames.length]},${kind},${level},${who},2021-0${(i % 9) + 1}-1${i % 10}`);
+    if (i % 31 === 3) lines.push('');
+  }
+  return lines.map((line, i) => (i % 2 ? `${line}\r\n` : `${line}\n`)).join('');
+}
+
+function awkwardValidFile(prefix: string, owner: string, count: number): string {
+  const nicknames = ['Plain', '"Comma, inside"', '"Said ""hi"""', '"Two\r\nlines"', 'Émilie', '日本語の名前', '"🐉 dragon, 🔥"', 'Zoë'];
+  const rows = Array.from({ length: count }, (_, i) => `${prefix}-${i},${nicknames[i % nicknames.length]},Pikachu,${(i % 100) + 1},${owner},2021-01-0${(i % 9) + 1}`);
+  return [POKEMON_HEADER, ...rows].join('\r\n');
+}
+
+/** Byte offsets at every awkward place of `bytes`: inside quotes, inside UTF-8 characters, between CR and LF. */
+function awkwardCuts(bytes: Uint8Array): number[] {
+  const cuts: number[] = [];
+  for (let i = 1; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if ((byte & 0xc0) === 0x80 || (bytes[i - 1] === 0x0d && byte === 0x0a) || byte === 0x22 || bytes[i - 1] === 0x22) cuts.push(i);
+  }
+  return cuts;
+}
+
+async function create(type: string, first?: Uint8Array, query = ''): Promise<{ response: Response; id: string }> {
+  const response = await call(`/uploads?type=${type}${query}`, { method: 'POST', body: first ?? null, headers: { 'Content-Type': 'text/csv', 'Upload-Complete': '?0' } });
+  const location = response.headers.get('Location') ?? '';
+  return { response, id: location.split('/').pop()! };
+}
+
+function patch(id: string, offset: number, piece: BodyInit, complete: boolean, headers: Record<string, string> = {}) {
+  return call(`/uploads/${id}`, {
+    method: 'PATCH',
+    body: piece,
+    headers: { 'Content-Type': 'application/partial-upload', 'Upload-Offset': String(offset), 'Upload-Complete': complete ? '?1' : '?0', ...headers },
+  });
+}
+
+/** Sends `bytes` as a resumable upload cut at `cuts` (the first piece with the creation); returns the last answer. */
+async function sendInPieces(type: string, bytes: Uint8Array, cuts: number[]): Promise<Response> {
+  const bounds = [0, ...cuts, bytes.length];
+  const { response, id } = await create(type, bytes.subarray(0, bounds[1]));
+  expect(response.status, await response.clone().text()).toBe(201);
+  expect(response.headers.get('Upload-Offset')).toBe(String(bounds[1]));
+  for (let i = 1; i < bounds.length - 1; i++) {
+    const last = i === bounds.length - 2;
+    const answer = await patch(id, bounds[i]!, bytes.slice(bounds[i], bounds[i + 1]), last);
+    if (last) return answer;
+    expect(answer.status, await answer.clone().text()).toBe(204);
+    expect(answer.headers.get('Upload-Offset')).toBe(String(bounds[i + 1]));
+  }
+  throw new Error('no pieces');
+}
+
+/** A single-request upload's answer, without what differs by upload (id, times, the resumable headers). */
+async function comparable(response: Response) {
+  const body = (await response.json()) as Record<string, any>;
+  const { id: _id, createdAt: _c, expiresAt: _e, offset: _o, instance: _i, requestId: _r, ...rest } = body;
+  return { status: response.status, body: rest };
+}
+
+function singleRequest(type: string, bytes: Uint8Array) {
+  return call(`/uploads?type=${type}`, { method: 'POST', body: bytes, headers: { 'Content-Type': 'text/csv' } });
+}
+
+describe('Resumable uploads: pieces cut anywhere', () => {
+  it('answers like a single-request upload, for a few dozen seeded cut sets (errors with absolute lines and columns)', async () => {
+    const owner = await createTrainer({ dateOfBirth: '2000-01-01' });
+    const prefix = uniqueId('cut');
+    const bytes = utf8.encode(awkwardFile(prefix, owner.id, 120));
+    const expected = await comparable(await singleRequest('pokemon', bytes));
+    expect(expected.status).toBe(422);
+    expect(expected.body.errorCount).toBeGreaterThan(10);
+    // A duplicate id far from its first line, and errors on late lines: line numbers are the whole file's.
+    expect(expected.body.errors).toContainEqual(expect.objectContaining({ column: 'id', detail: expect.stringMatching(/^repeats the id on line \d+$/) }));
+    const awkward = awkwardCuts(bytes);
+    const next = random(12);
+    for (let set = 0; set < 30; set++) {
+      const count = 1 + Math.floor(next() * 6);
+      const cuts = new Set<number>();
+      while (cuts.size < count) cuts.add(set % 2 ? awkward[Math.floor(next() * awkward.length)]! : 1 + Math.floor(next() * (bytes.length - 1)));
+      const sorted = [...cuts].sort((a, b) => a - b);
+      const actual = await comparable(await sendInPieces('pokemon', bytes, sorted));
+      expect(actual, `cuts ${sorted.join(',')}`).toEqual(expected);
+    }
+  });
+
+  it('stages the same rows as a single request, and commits them', async () => {
+    const owner = await createTrainer({ dateOfBirth: '2000-01-01' });
+    const single = utf8.encode(awkwardValidFile(uniqueId('same'), owner.id, 40));
+    const expected = await comparable(await singleRequest('pokemon', single));
+    expect(expected.status).toBe(201);
+    const prefix = uniqueId('valid');
+    const bytes = utf8.encode(awkwardValidFile(prefix, owner.id, 40));
+    const cuts = awkwardCuts(bytes).filter((_, i) => i % 9 === 4);
+    const last = await sendInPieces('pokemon', bytes, cuts);
+    expect(last.status, await last.clone().text()).toBe(201);
+    const staged = (await last.json()) as Record<string, any>;
+    expect(staged).toMatchObject({ status: 'staged', rows: 40 });
+    expect(staged.preview[3].nickname).toBe('Two\r\nlines');
+    expect(staged.preview[6].nickname).toBe('🐉 dragon, 🔥');
+    const committed = await call(`/uploads/${staged.id}/commit`, { method: 'POST' });
+    expect(committed.status).toBe(200);
+    expect(await committed.json()).toMatchObject({ inserted: 40 });
+    const pokemon = (await (await call(`/pokemon/${prefix}-5`)).json()) as Record<string, any>;
+    expect(pokemon.nickname).toBe('日本語の名前');
+  });
+});
+
+describe('Resumable uploads: the protocol', () => {
+  it('creates with an empty body, reports state on HEAD and GET, refuses a wrong offset with the right one', async () => {
+    const { response, id } = await create('trainer');
+    expect(response.status).toBe(201);
+    expect(response.headers.get('Upload-Offset')).toBe('0');
+    expect(response.headers.get('Upload-Limit')).toMatch(/^max-size=\d+, max-append-size=\d+, expires=\d+$/);
+    expect(await response.json()).toMatchObject({ id, status: 'receiving', offset: 0, rows: 0 });
+
+    const first = utf8.encode('id,firstName,lastName,dateOfBirth\r\nt1,Ash,Ket');
+    expect((await patch(id, 0, first, false)).status).toBe(204);
+    const head = await call(`/uploads/${id}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(Object.fromEntries(['Upload-Offset', 'Upload-Complete', 'Cache-Control'].map((name) => [name, head.headers.get(name)]))).toEqual({
+      'Upload-Offset': String(first.length),
+      'Upload-Complete': '?0',
+      'Cache-Control': 'no-store',
+    });
+    const get = await call(`/uploads/${id}`);
+    expect(get.headers.get('Upload-Offset')).toBe(String(first.length));
+    expect(await get.json()).toMatchObject({ status: 'receiving', offset: first.length, rows: 0 });
+
+    const wrong = await patch(id, 3, utf8.encode('chum,2010-05-22'), true);
+    const problem = await expectProblem(wrong, 409);
+    expect(wrong.headers.get('Upload-Offset')).toBe(String(first.length));
+    expect(problem.detail).toContain(`has ${first.length} bytes, not 3`);
+
+    const commitEarly = await call(`/uploads/${id}/commit`, { method: 'POST' });
+    await expectProblem(commitEarly, 409);
+
+    const done = await patch(id, first.length, utf8.encode('chum,2010-05-22'), true);
+    expect(done.status, await done.clone().text()).toBe(201);
+    expect(await done.json()).toMatchObject({ status: 'staged', rows: 1, preview: [{ id: 't1', lastName: 'Ketchum' }] });
+    const after = await call(`/uploads/${id}`, { method: 'HEAD' });
+    expect(after.headers.get('Upload-Complete')).toBe('?1');
+    await expectProblem(await patch(id, first.length + 15, utf8.encode('x'), true), 409);
+  });
+
+  it('refuses malformed headers (400) and a piece that is not application/partial-upload (415)', async () => {
+    const { id } = await create('trainer');
+    await expectProblem(await patch(id, 0, 'x', false, { 'Upload-Offset': '-1' }), 400);
+    await expectProblem(await patch(id, 0, 'x', false, { 'Upload-Complete': 'true' }), 400);
+    await expectProblem(await patch(id, 0, 'x', false, { 'Content-Type': 'text/csv' }), 415);
+    await expectProblem(await patch(crypto.randomUUID(), 0, 'x', false), 404);
+  });
+
+  it('DELETE cancels a receiving upload: every key goes', async () => {
+    const { id } = await create('trainer', utf8.encode('id,firstName,lastName,dateOfBirth\nt1,A,B,2000-01-01\n'));
+    expect((await call(`/uploads/${id}`, { method: 'DELETE' })).status).toBe(204);
+    const keys = uploadKeys(id);
+    expect(await redis.exists(keys.meta, keys.chunks, keys.resume, keys.ids, keys.append)).toBe(0);
+    await expectProblem(await patch(id, 0, 'x', false), 404);
+  });
+});
