@@ -59,8 +59,9 @@ export class Api {
   }
 
   /** Sends a request; a network failure becomes a CliError ({@link EXIT.network}), a refused key too ({@link EXIT.auth}). */
-  async request(path: string, init: RequestInit & { duplex?: 'half' } = {}): Promise<Response> {
-    const url = new URL(path.replace(/^\//, ''), this.base);
+  async request(path: string | URL, init: RequestInit & { duplex?: 'half' } = {}): Promise<Response> {
+    // A path is relative to the base URL (which may have a path of its own); a URL (a `Location`) is used as it is.
+    const url = path instanceof URL ? path : new URL(path.replace(/^\//, ''), this.base);
     const headers = new Headers(init.headers);
     if (this.options.key) headers.set('Authorization', `Bearer ${this.options.key}`);
     let response: Response;

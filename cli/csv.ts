@@ -49,6 +49,15 @@ export class RecordCounter {
     }
   }
 
+  /** A counter in the same state, to count on from here without changing this one. */
+  clone(): RecordCounter {
+    const copy = new RecordCounter();
+    copy.records = this.records;
+    copy.inQuotes = this.inQuotes;
+    copy.pending = this.pending;
+    return copy;
+  }
+
   /** Records so far, counting an unterminated last one. */
   get total(): number {
     return this.records + (this.pending ? 1 : 0);

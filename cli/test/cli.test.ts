@@ -3,6 +3,8 @@
  * the dev stack that global-setup.ts started.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, request, type IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,8 +71,11 @@ describe('pokemon upload', () => {
     const run = await pokemon(['upload', path, '--type', 'trainer', '--piece-size', '16KiB']);
     expect(run.stderr).not.toMatch(/[\r\x1b]/);
     const progress = lines(run.stderr);
-    expect(progress.length).toBeGreaterThan(0);
+    // A line at each of the ~7 pieces' ends at least, never going back.
+    expect(progress.length).toBeGreaterThanOrEqual(6);
     for (const line of progress) expect(line).toMatch(PROGRESS_LINE);
+    const percents = progress.map((line) => Number(PROGRESS_LINE.exec(line)![1]));
+    expect(percents).toEqual([...percents].sort((a, b) => a - b));
     expect(progress.at(-1)).toMatch(/^100% .*, 3000 rows, /);
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('status: staged');
@@ -120,6 +125,77 @@ describe('pokemon upload', () => {
     expect((await pokemon(['upload', join(dir, 'missing.csv'), '--type', 'trainer'])).code).toBe(2);
     expect((await pokemon(['upload', join(dir, 'missing.csv'), '--type', 'trainers'])).code).toBe(2);
     expect((await pokemon(['upload', join(dir, 'missing.csv')])).code).toBe(2);
+  });
+});
+
+/**
+ * A proxy in front of the API that, once, forwards only the first `cutAfter` bytes of the
+ * append at a non-zero offset and then drops both connections, as a network failure would. It
+ * records every request it passes on (method, `Upload-Offset` sent, `Upload-Offset` answered).
+ */
+async function cuttingProxy(cutAfter: number) {
+  const seen: { method: string; sent?: string; answered?: string; cut?: boolean }[] = [];
+  let cut = false;
+  const server = createServer((incoming, outgoing) => {
+    const entry: (typeof seen)[number] = { method: incoming.method!, sent: incoming.headers['upload-offset'] as string | undefined };
+    seen.push(entry);
+    const upstream = request(`${API_URL}${incoming.url}`, { method: incoming.method, headers: incoming.headers }, (answer: IncomingMessage) => {
+      entry.answered = answer.headers['upload-offset'] as string | undefined;
+      outgoing.writeHead(answer.statusCode!, answer.headers);
+      answer.pipe(outgoing);
+    });
+    upstream.on('error', () => outgoing.destroy());
+    const cutThis = !cut && incoming.method === 'PATCH' && Number(entry.sent) > 0;
+    if (!cutThis) {
+      incoming.pipe(upstream);
+      return;
+    }
+    cut = true;
+    entry.cut = true;
+    let forwarded = 0;
+    incoming.on('data', (chunk: Buffer) => {
+      if (forwarded >= cutAfter) return;
+      const part = chunk.subarray(0, cutAfter - forwarded);
+      forwarded += part.length;
+      // Once the last of them is handed to the socket, break both connections mid-body.
+      upstream.write(part, () => {
+        if (forwarded < cutAfter) return;
+        upstream.destroy();
+        incoming.socket.destroy();
+      });
+    });
+  });
+  server.listen(STACK.proxyPort, '127.0.0.1');
+  await once(server, 'listening');
+  return { seen, url: `http://127.0.0.1:${STACK.proxyPort}`, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+describe('pokemon upload in pieces', () => {
+  it('resends a piece whose connection broke from the offset the server reports, counting nothing twice', async () => {
+    const count = 4000;
+    const path = file('resume.csv', trainerCsv('resume', count));
+    const proxy = await cuttingProxy(10_000);
+    try {
+      const run = await pokemon(['upload', path, '--type', 'trainer', '--piece-size', '64KiB', '--commit'], { POKEMON_API_URL: proxy.url });
+      expect(run.code, run.stderr).toBe(0);
+      const cutAt = proxy.seen.findIndex((entry) => entry.cut);
+      expect(cutAt).toBeGreaterThan(0);
+      // After the cut: HEAD for the offset, then the append from exactly there.
+      const [head, resumed] = proxy.seen.slice(cutAt + 1);
+      expect(head).toMatchObject({ method: 'HEAD' });
+      // The server kept the bytes that arrived before the cut: the resend starts mid-piece.
+      expect(Number(head!.answered)).toBeGreaterThan(Number(proxy.seen[cutAt]!.sent));
+      expect(resumed).toMatchObject({ method: 'PATCH', sent: head!.answered });
+      expect(run.stderr).toMatch(/^the piece at byte \d+ failed \(Cannot reach .*\); going on from the server's offset \(retry 1 of 5\)$/m);
+      const progress = lines(run.stderr).filter((line) => PROGRESS_LINE.test(line));
+      expect(progress.at(-1)).toMatch(new RegExp(`^100% .*, ${count} rows, `));
+      expect(run.stdout).toMatch(/^status: committed$/m);
+      expect(run.stdout).toMatch(new RegExp(`^inserted: ${count}$`, 'm'));
+    } finally {
+      await proxy.close();
+    }
+    const last = await api(`/trainers/${prefix}-resume-${count - 1}`);
+    expect(last).toMatchObject({ firstName: `First${count - 1}`, lastName: `Last${count - 1}` });
   });
 });
 
