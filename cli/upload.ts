@@ -115,10 +115,13 @@ export async function uploadInPieces(api: Api, path: string, size: number, optio
     body: '',
   });
   if (created.status !== 201) throw await refusal(created);
-  const location = new URL(created.headers.get('Location') ?? '', created.url);
+  await created.body?.cancel();
+  const header = created.headers.get('Location');
+  if (!header) throw new CliError('The API does not take resumable uploads: its answer to the creation request has no Location', EXIT.refused);
+  const location = new URL(header, created.url);
   const limits = uploadLimits(created.headers.get('Upload-Limit'));
   if (limits.maxSize !== undefined && size > limits.maxSize) {
-    await api.request(location, { method: 'DELETE' });
+    await (await api.request(location, { method: 'DELETE' })).body?.cancel();
     throw new CliError(`${path} is ${size} bytes; this API takes at most ${limits.maxSize} bytes per upload`, EXIT.refused);
   }
   const pieceSize = Math.min(options.pieceSize, limits.maxAppendSize ?? Number.POSITIVE_INFINITY);
