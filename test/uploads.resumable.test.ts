@@ -196,3 +196,94 @@ describe('Resumable uploads: the protocol', () => {
     await expectProblem(await patch(id, 0, 'x', false), 404);
   });
 });
+
+/** A body that sends `bytes` and then breaks, as a dropped connection does (once they are read: no queue ahead of the reader). */
+function breakingBody(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let sent = false;
+  return new ReadableStream(
+    {
+      pull(controller) {
+        if (sent) return controller.error(new Error('connection lost'));
+        sent = true;
+        controller.enqueue(bytes);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
+
+/** Polls an upload's HEAD until `done` holds for its offset (the dropped append saves after its body broke). */
+async function offsetOnceSettled(id: string): Promise<number> {
+  const keys = uploadKeys(id);
+  // The append holds its lock until its state is saved: wait for the lock to go, not for a time.
+  while ((await redis.exists(keys.append)) === 1) await scheduler.wait(10);
+  const head = await call(`/uploads/${id}`, { method: 'HEAD' });
+  return Number(head.headers.get('Upload-Offset'));
+}
+
+describe('Resumable uploads: dropped and concurrent appends', () => {
+  it('keeps what a dropped append sent (whole rows staged, the open row carried) and resumes from there, counting nothing twice', async () => {
+    const owner = await createTrainer({ dateOfBirth: '2000-01-01' });
+    const prefix = uniqueId('drop');
+    const bytes = utf8.encode(awkwardFile(prefix, owner.id, 80));
+    const expected = await comparable(await singleRequest('pokemon', bytes));
+    const { id } = await create('pokemon', bytes.subarray(0, 100));
+    // Breaks inside a multi-byte character, far into the file.
+    const breakAt = awkwardCuts(bytes).find((at) => at > bytes.length / 2 && (bytes[at]! & 0xc0) === 0x80)!;
+    // The client meant to send the rest of the file (its Content-Length), and the connection broke.
+    await patch(id, 100, breakingBody(bytes.slice(100, breakAt)), true, { 'Content-Length': String(bytes.length - 100) }).then(
+      (response) => response.body?.cancel(),
+      () => undefined,
+    );
+    expect(await offsetOnceSettled(id)).toBe(breakAt);
+    const status = (await (await call(`/uploads/${id}`)).json()) as Record<string, any>;
+    expect(status).toMatchObject({ status: 'receiving', offset: breakAt });
+    expect(status.rows).toBeGreaterThan(30);
+    // Resending an overlapping piece is refused; the rest from the offset completes the file.
+    await expectProblem(await patch(id, 100, bytes.slice(100), true), 409);
+    const done = await comparable(await patch(id, breakAt, bytes.slice(breakAt), true));
+    expect(done).toEqual(expected);
+  });
+
+  it('a dropped append of a valid file: the resumed upload stages every row once and commits them', async () => {
+    const owner = await createTrainer({ dateOfBirth: '2000-01-01' });
+    const prefix = uniqueId('dropok');
+    const bytes = utf8.encode(awkwardValidFile(prefix, owner.id, 60));
+    const { id } = await create('pokemon');
+    await patch(id, 0, breakingBody(bytes.slice(0, 1234)), false).then(
+      (response) => response.body?.cancel(),
+      () => undefined,
+    );
+    const offset = await offsetOnceSettled(id);
+    expect(offset).toBe(1234);
+    const done = await patch(id, offset, bytes.slice(offset), true);
+    expect(done.status, await done.clone().text()).toBe(201);
+    expect(await done.json()).toMatchObject({ status: 'staged', rows: 60 });
+    const committed = await call(`/uploads/${id}/commit`, { method: 'POST' });
+    expect(await committed.json()).toMatchObject({ inserted: 60 });
+  });
+
+  it('two appends at once: one wins, the other is refused with 409 and the offset', async () => {
+    const { id } = await create('trainer', utf8.encode('id,firstName,lastName,dateOfBirth\n'));
+    const start = 'id,firstName,lastName,dateOfBirth\n'.length;
+    let release!: () => void;
+    const slow = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(utf8.encode('t1,Ash,Ketchum,2010-05-22\n'));
+        release = () => controller.close();
+      },
+    });
+    const first = patch(id, start, slow, false);
+    while ((await redis.exists(uploadKeys(id).append)) === 0) await scheduler.wait(5);
+    const second = await patch(id, start, utf8.encode('t2,Misty,Waterflower,2011-07-03\n'), false);
+    await expectProblem(second, 409);
+    expect(second.headers.get('Upload-Offset')).toBe(String(start));
+    release();
+    const won = await first;
+    expect(won.status).toBe(204);
+    const offset = Number(won.headers.get('Upload-Offset'));
+    expect(offset).toBe(start + 't1,Ash,Ketchum,2010-05-22\n'.length);
+    const done = await patch(id, offset, utf8.encode('t2,Misty,Waterflower,2011-07-03\n'), true);
+    expect(await done.json()).toMatchObject({ status: 'staged', rows: 2 });
+  });
+});

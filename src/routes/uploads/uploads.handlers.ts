@@ -109,6 +109,9 @@ function offsetHeader(c: Context<AppEnv>): number {
  */
 function pieceBody(request: Request): { body: AsyncIterable<Uint8Array>; dropped: () => boolean } {
   let dropped = false;
+  let received = 0;
+  const length = request.headers.get('Content-Length');
+  const declared = length === null ? undefined : Number(length);
   const stream = request.body;
   async function* read(): AsyncGenerator<Uint8Array> {
     if (!stream) return;
@@ -121,7 +124,12 @@ function pieceBody(request: Request): { body: AsyncIterable<Uint8Array>; dropped
         dropped = true;
         return;
       }
-      if (next.done) return;
+      if (next.done) {
+        // A body shorter than its Content-Length lost its connection too (some runtimes end it quietly).
+        if (declared !== undefined && received < declared) dropped = true;
+        return;
+      }
+      received += next.value.byteLength;
       yield next.value;
     }
   }
