@@ -96,17 +96,18 @@ export function uploadLimits(header: string | null): { maxSize?: number; maxAppe
   return { maxSize: size('max-size'), maxAppendSize: size('max-append-size') };
 }
 
-/** How many times in a row a piece may fail (network, 5xx) before the upload gives up; waits double from {@link FIRST_RETRY_MS}. */
+/** How many times in a row a piece may fail (network, a retryable status, a 409) before the upload gives up; waits double from {@link FIRST_RETRY_MS}. */
 const MAX_RETRIES = 5;
 const FIRST_RETRY_MS = 250;
-/** Answers after which the same piece may succeed: the server or a proxy had a moment. */
-const RETRYABLE = new Set([408, 429, 500, 502, 503, 504]);
+/** Answers after which the same piece may succeed: the server or a proxy had a moment (a 500 is a bug: resending does not help). */
+const RETRYABLE = new Set([408, 429, 502, 503, 504]);
 
 /**
  * The resumable-upload protocol (draft-ietf-httpbis-resumable-upload): an empty creation request,
  * then one `PATCH` per piece at the server's offset, the last with `Upload-Complete: ?1`. A
- * piece that fails (connection lost, 5xx) is resent from the offset `HEAD` reports — the server
- * keeps whatever arrived — and a 409 names the offset to go on from.
+ * piece that fails (connection lost, {@link RETRYABLE}) is resent from the offset `HEAD` reports
+ * — the server keeps whatever arrived — or, after a 409, from the offset it names; at most
+ * {@link MAX_RETRIES} failures in a row.
  */
 export async function uploadInPieces(api: Api, path: string, size: number, options: UploadOptions, progress: Progress): Promise<UploadStatus> {
   const created = await api.request(`/uploads?${query(options)}`, {
@@ -135,6 +136,7 @@ export async function uploadInPieces(api: Api, path: string, size: number, optio
     const end = Math.min(size, offset + pieceSize);
     const live = confirmed.counter.clone();
     let failure: CliError;
+    let told: number | undefined;
     try {
       const response = await api.request(location, {
         method: 'PATCH',
@@ -160,14 +162,10 @@ export async function uploadInPieces(api: Api, path: string, size: number, optio
         progress.update(offset, dataRows(live), true);
         continue;
       }
-      if (response.status === 409 && Number.isSafeInteger(serverOffset)) {
-        await response.body?.cancel();
-        progress.note(`the server is at byte ${serverOffset}, not ${offset}: going on from there`);
-        offset = serverOffset;
-        continue;
-      }
-      if (!RETRYABLE.has(response.status)) throw await refusal(response);
       failure = await refusal(response);
+      // A 409 (another append, or an offset the server is not at) names the offset: no need to ask.
+      if (response.status === 409 && Number.isSafeInteger(serverOffset)) told = serverOffset;
+      else if (!RETRYABLE.has(response.status)) throw failure;
     } catch (error) {
       if (!(error instanceof CliError) || error.exitCode !== EXIT.network) throw error;
       failure = error;
@@ -176,7 +174,7 @@ export async function uploadInPieces(api: Api, path: string, size: number, optio
     if (failures > MAX_RETRIES) throw new CliError(`the piece at byte ${offset} failed ${failures} times; the last time: ${failure.message}`, failure.exitCode, failure.details);
     progress.note(`the piece at byte ${offset} failed (${failure.message}); going on from the server's offset (retry ${failures} of ${MAX_RETRIES})`);
     await new Promise((resolve) => setTimeout(resolve, FIRST_RETRY_MS * 2 ** (failures - 1)));
-    offset = await serverOffset(api, location, offset);
+    offset = told ?? (await serverOffset(api, location, offset));
   }
 }
 
