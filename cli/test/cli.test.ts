@@ -129,37 +129,40 @@ describe('pokemon upload', () => {
 });
 
 /**
- * A proxy in front of the API that, once, forwards only the first `cutAfter` bytes of the
- * append at a non-zero offset and then drops both connections, as a network failure would. It
- * records every request it passes on (method, `Upload-Offset` sent, `Upload-Offset` answered).
+ * A proxy in front of the API that spoils one append, the first at a non-zero offset: it
+ * forwards only its first `cutAfter` bytes and then drops both connections, as a network failure
+ * would, or it sends it on with an `Upload-Offset` `shift` bytes off. It records every request it
+ * passes on (method, `Upload-Offset` sent, `Upload-Offset` answered, status).
  */
-async function cuttingProxy(cutAfter: number) {
-  const seen: { method: string; sent?: string; answered?: string; cut?: boolean }[] = [];
-  let cut = false;
+async function faultyProxy(fault: { cutAfter: number } | { shift: number }) {
+  const seen: { method: string; sent?: string; answered?: string; status?: number; spoiled?: boolean }[] = [];
+  let spoiled = false;
   const server = createServer((incoming, outgoing) => {
     const entry: (typeof seen)[number] = { method: incoming.method!, sent: incoming.headers['upload-offset'] as string | undefined };
     seen.push(entry);
-    const upstream = request(`${API_URL}${incoming.url}`, { method: incoming.method, headers: incoming.headers }, (answer: IncomingMessage) => {
+    const spoil = !spoiled && incoming.method === 'PATCH' && Number(entry.sent) > 0;
+    const headers = { ...incoming.headers };
+    if (spoil && 'shift' in fault) headers['upload-offset'] = String(Number(entry.sent) + fault.shift);
+    const upstream = request(`${API_URL}${incoming.url}`, { method: incoming.method, headers }, (answer: IncomingMessage) => {
       entry.answered = answer.headers['upload-offset'] as string | undefined;
+      entry.status = answer.statusCode;
       outgoing.writeHead(answer.statusCode!, answer.headers);
       answer.pipe(outgoing);
     });
     upstream.on('error', () => outgoing.destroy());
-    const cutThis = !cut && incoming.method === 'PATCH' && Number(entry.sent) > 0;
-    if (!cutThis) {
+    if (spoil) spoiled = entry.spoiled = true;
+    if (!spoil || !('cutAfter' in fault)) {
       incoming.pipe(upstream);
       return;
     }
-    cut = true;
-    entry.cut = true;
     let forwarded = 0;
     incoming.on('data', (chunk: Buffer) => {
-      if (forwarded >= cutAfter) return;
-      const part = chunk.subarray(0, cutAfter - forwarded);
+      if (forwarded >= fault.cutAfter) return;
+      const part = chunk.subarray(0, fault.cutAfter - forwarded);
       forwarded += part.length;
       // Once the last of them is handed to the socket, break both connections mid-body.
       upstream.write(part, () => {
-        if (forwarded < cutAfter) return;
+        if (forwarded < fault.cutAfter) return;
         upstream.destroy();
         incoming.socket.destroy();
       });
@@ -174,11 +177,11 @@ describe('pokemon upload in pieces', () => {
   it('resends a piece whose connection broke from the offset the server reports, counting nothing twice', async () => {
     const count = 4000;
     const path = file('resume.csv', trainerCsv('resume', count));
-    const proxy = await cuttingProxy(10_000);
+    const proxy = await faultyProxy({ cutAfter: 10_000 });
     try {
       const run = await pokemon(['upload', path, '--type', 'trainer', '--piece-size', '64KiB', '--commit'], { POKEMON_API_URL: proxy.url });
       expect(run.code, run.stderr).toBe(0);
-      const cutAt = proxy.seen.findIndex((entry) => entry.cut);
+      const cutAt = proxy.seen.findIndex((entry) => entry.spoiled);
       expect(cutAt).toBeGreaterThan(0);
       // After the cut: HEAD for the offset, then the append from exactly there.
       const [head, resumed] = proxy.seen.slice(cutAt + 1);
@@ -196,6 +199,23 @@ describe('pokemon upload in pieces', () => {
     }
     const last = await api(`/trainers/${prefix}-resume-${count - 1}`);
     expect(last).toMatchObject({ firstName: `First${count - 1}`, lastName: `Last${count - 1}` });
+  });
+
+  it('goes on from the offset a 409 names when an append was sent at the wrong one', async () => {
+    const count = 3000;
+    const path = file('offset.csv', trainerCsv('offset', count));
+    const proxy = await faultyProxy({ shift: 1000 });
+    try {
+      const run = await pokemon(['upload', path, '--type', 'trainer', '--piece-size', '32KiB'], { POKEMON_API_URL: proxy.url });
+      expect(run.code, run.stderr).toBe(0);
+      const at = proxy.seen.findIndex((entry) => entry.spoiled);
+      expect(proxy.seen[at]).toMatchObject({ status: 409, answered: proxy.seen[at]!.sent });
+      expect(proxy.seen[at + 1]).toMatchObject({ method: 'PATCH', sent: proxy.seen[at]!.sent, status: 204 });
+      expect(run.stderr).toMatch(/^the piece at byte \d+ failed \(409 .*\); going on from the server's offset \(retry 1 of 5\)$/m);
+      expect(run.stdout).toMatch(new RegExp(`^rows: ${count}$`, 'm'));
+    } finally {
+      await proxy.close();
+    }
   });
 });
 
