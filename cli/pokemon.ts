@@ -84,6 +84,12 @@ program
     process.stderr.write(`exported ${rows} ${options.type === 'trainer' ? 'trainers' : 'Pokémon'}${options.out ? ` to ${options.out}` : ''}\n`);
   });
 
+// A reader that has read enough (`pokemon export … | head`) is not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error;
+  process.exit(EXIT.ok);
+});
+
 try {
   await program.parseAsync();
 } catch (error) {

@@ -281,6 +281,19 @@ describe('pokemon export', () => {
     expect(dash).toMatchObject({ firstName: '-minus', lastName: awkward.at(-3) });
     expect(await api(`/trainers/${prefix}-x4`)).toMatchObject({ firstName: "'=already escaped" });
   });
+  it('stops quietly, exit code 0, when its reader has read enough (export | head)', async () => {
+    // More rows than a pipe holds, so that the export is still writing when head has gone.
+    expect((await pokemon(['upload', file('many.csv', trainerCsv('many', 3000)), '--type', 'trainer', '--commit'])).code).toBe(0);
+    const child = spawn('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" cli/pokemon.ts export --type trainer | head -c 100 > /dev/null`], {
+      cwd: ROOT,
+      env: { ...process.env, POKEMON_API_URL: API_URL, POKEMON_API_KEY: STACK.adminKey },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const [code] = (await once(child, 'close')) as [number | null];
+    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+  });
 });
 
 describe('npx pokemon', () => {
