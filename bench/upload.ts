@@ -1,24 +1,27 @@
 /**
  * `npm run bench:upload`: a deterministic Pokémon CSV (BENCH_ROWS rows, default 100,000, owned
- * by 1,000 trainers) uploaded and committed through `wrangler dev` on the stand-ins over the real
- * PostgreSQL and Redis, against the floor: `psql \copy` of the same rows into a table of the same
- * shape, in the same run. Prints stage, commit and total time, rows/s, the subrequests the two
- * requests made (from `Server-Timing`) and workerd's peak RSS; the last line is the ratio.
+ * by 1,000 trainers) uploaded as a resumable upload in pieces of BENCH_PIECE_MIB (default 16 MiB,
+ * cut wherever the byte count falls) and committed, through `wrangler dev` on the stand-ins over
+ * the real PostgreSQL and Redis, against the floor: `psql \copy` of the same rows into a table of
+ * the same shape, in the same run. Prints stage, commit and total time, rows/s, the subrequests
+ * the requests made (from `Server-Timing`), the Worker isolate's V8 heap (used, peak, sampled
+ * over the DevTools protocol every 20 ms), workerd's CPU time and peak RSS; the last line is the ratio.
  *
  * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the server (a
  * scratch database is created and dropped); BENCH_REDIS_URL (default redis://127.0.0.1:6379/0);
- * BENCH_VERBOSE=1 shows wrangler's output.
+ * BENCH_PORT and BENCH_INSPECTOR_PORT (default free ones); BENCH_VERBOSE=1 shows wrangler's output.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { createScratchDatabase } from '../local/scratch-database.ts';
-import { descendants } from './support/cpu.ts';
-import { authorization, ROOT, startDevServer } from './support/processes.ts';
+import { descendants, processCpuSeconds } from './support/cpu.ts';
+import { authorization, freePort, ROOT, startDevServer } from './support/processes.ts';
 
 const serverUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const rowCount = Number(process.env.BENCH_ROWS ?? 100_000);
+const pieceBytes = Number(process.env.BENCH_PIECE_MIB ?? 16) * 1024 * 1024;
 const TRAINERS = 1_000;
 const SPECIES = ['Pikachu', 'Bulbasaur', 'Charmander', 'Squirtle', 'Mr. Mime', 'Eevee', 'Snorlax', 'Gengar', 'Jigglypuff', 'Meowth'];
 const SPECIES_NUMBERS = [25, 1, 4, 7, 122, 133, 143, 94, 39, 52];
@@ -81,6 +84,91 @@ function subrequests(response: Response): { db: number; redis: number } {
   return { db: count('db'), redis: count('redis') };
 }
 
+/**
+ * Samples the Worker isolate's V8 heap (`Runtime.getHeapUsage` over wrangler's DevTools
+ * endpoint) until stopped: the heap the 128 MB isolate limit is about, not workerd's RSS.
+ */
+async function heapSampler(inspectorPort: number) {
+  const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as { webSocketDebuggerUrl: string }[];
+  // wrangler's DevTools proxy refuses a connection without an Origin it knows (its own address is one).
+  const socket = new WebSocket(targets[0]!.webSocketDebuggerUrl, { headers: { Origin: `http://127.0.0.1:${inspectorPort}` } } as never);
+  await new Promise((resolve, reject) => {
+    socket.onopen = resolve;
+    socket.onerror = reject;
+  });
+  let id = 0;
+  const waiting = new Map<number, (result: any) => void>();
+  socket.onmessage = (event) => {
+    const message = JSON.parse(String(event.data));
+    waiting.get(message.id)?.(message.result);
+    waiting.delete(message.id);
+  };
+  const send = (method: string) =>
+    new Promise<any>((resolve) => {
+      waiting.set(++id, resolve);
+      socket.send(JSON.stringify({ id, method }));
+    });
+  // V8's heap plus the ArrayBuffers' backing stores outside it: both count against the isolate's 128 MB.
+  const usedMiB = async () => {
+    const usage = (await send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize: number };
+    return (usage.usedSize + usage.backingStorageSize) / 2 ** 20;
+  };
+  const baseline = await usedMiB();
+  let peak = baseline;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      peak = Math.max(peak, await usedMiB());
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  return {
+    baseline,
+    async stop() {
+      running = false;
+      await loop;
+      socket.close();
+      return peak;
+    },
+  };
+}
+
+/** Sends `body` as a resumable upload in pieces of {@link pieceBytes}; returns the last answer and every answer's subrequests. */
+async function uploadInPieces(base: string, headers: Record<string, string>, body: Uint8Array) {
+  const trips = { db: 0, redis: 0, requests: 0 };
+  const count = (response: Response) => {
+    const { db, redis } = subrequests(response);
+    trips.db += db;
+    trips.redis += redis;
+    trips.requests += 1;
+  };
+  const first = body.subarray(0, Math.min(pieceBytes, body.length));
+  const last = first.length === body.length;
+  const created = await fetch(`${base}/uploads?type=pokemon`, {
+    method: 'POST',
+    body: first,
+    headers: { ...headers, 'Content-Type': 'text/csv', 'Upload-Complete': last ? '?1' : '?0' },
+  });
+  count(created);
+  if (last) return { response: created, trips };
+  if (created.status !== 201) throw new Error(`creation failed: ${await created.text()}`);
+  const location = created.headers.get('Location')!;
+  await created.body?.cancel();
+  for (let offset = first.length; ; ) {
+    const end = Math.min(offset + pieceBytes, body.length);
+    const complete = end === body.length;
+    const response = await fetch(`${base}${location}`, {
+      method: 'PATCH',
+      body: body.subarray(offset, end),
+      headers: { ...headers, 'Content-Type': 'application/partial-upload', 'Upload-Offset': String(offset), 'Upload-Complete': complete ? '?1' : '?0' },
+    });
+    count(response);
+    if (complete) return { response, trips };
+    if (response.status !== 204) throw new Error(`append at ${offset} failed: ${await response.text()}`);
+    offset = Number(response.headers.get('Upload-Offset'));
+  }
+}
+
 async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
   const start = performance.now();
   const result = await work();
@@ -89,7 +177,13 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
 
 const scratch = await createScratchDatabase(serverUrl, 'bench_upload');
 const databaseUrl = scratch.url;
-const dev = await startDevServer({ DATABASE_URL: databaseUrl, REDIS_URL: redisUrl });
+const inspectorPort = Number(process.env.BENCH_INSPECTOR_PORT ?? (await freePort()));
+const dev = await startDevServer({
+  DATABASE_URL: databaseUrl,
+  REDIS_URL: redisUrl,
+  INSPECTOR_PORT: String(inspectorPort),
+  ...(process.env.BENCH_PORT ? { PORT: process.env.BENCH_PORT } : {}),
+});
 const base = dev.url;
 
 try {
@@ -98,17 +192,22 @@ try {
   if (setup.status !== 201) throw new Error(`trainer setup failed: ${await setup.text()}`);
 
   const csv = uploadCsv();
+  const bytes = new TextEncoder().encode(csv);
   const workerd = workerdPid(dev.pid);
   resetPeak(workerd);
   const before = memory(workerd);
-  const [staged, stageSeconds] = await timed(() => fetch(`${base}/uploads?type=pokemon`, { method: 'POST', body: csv, headers: { 'Content-Type': 'text/csv', ...authorization(dev) } }));
+  const heap = await heapSampler(inspectorPort);
+  const cpuBefore = processCpuSeconds(workerd);
+  const [{ response: staged, trips: up }, stageSeconds] = await timed(() => uploadInPieces(base, authorization(dev), bytes));
   if (staged.status !== 201) throw new Error(`stage failed: ${await staged.text()}`);
   const { id } = (await staged.json()) as { id: string };
   const [committed, commitSeconds] = await timed(() => fetch(`${base}/uploads/${id}/commit`, { method: 'POST', headers: authorization(dev) }));
   if (committed.status !== 200) throw new Error(`commit failed: ${await committed.text()}`);
+  const cpuSeconds = processCpuSeconds(workerd) - cpuBefore;
+  const heapPeak = await heap.stop();
   const after = memory(workerd);
   const total = stageSeconds + commitSeconds;
-  const [up, down] = [subrequests(staged), subrequests(committed)];
+  const down = subrequests(committed);
 
   // The floor: the same rows, already in table form, through psql's \copy (psql start-up included).
   const folder = `${ROOT}bench/.out`;
@@ -125,9 +224,11 @@ try {
   });
 
   console.log(`${rowCount.toLocaleString('en')} Pokémon rows (${(csv.length / 1e6).toFixed(1)} MB CSV), ${TRAINERS} trainers; wrangler dev + stand-ins on PostgreSQL and Redis`);
-  console.log(`stage   ${stageSeconds.toFixed(2)} s   subrequests db=${up.db} redis=${up.redis}`);
+  console.log(`stage   ${stageSeconds.toFixed(2)} s   ${up.requests} request(s) of ≤ ${pieceBytes / 2 ** 20} MiB   subrequests db=${up.db} redis=${up.redis}`);
   console.log(`commit  ${commitSeconds.toFixed(2)} s   subrequests db=${down.db} redis=${down.redis}`);
   console.log(`total   ${total.toFixed(2)} s   ${Math.round(rowCount / total).toLocaleString('en')} rows/s   subrequests ${up.db + up.redis + down.db + down.redis}`);
+  console.log(`isolate heap: ${heap.baseline.toFixed(1)} MiB before, peak ${heapPeak.toFixed(1)} MiB during (V8 used + backing stores, sampled every 20 ms)`);
+  console.log(`workerd CPU ${cpuSeconds.toFixed(2)} s during upload+commit (the whole process: isolate, GC, I/O)`);
   console.log(`workerd RSS: ${before.now.toFixed(0)} MiB before, peak ${after.peak.toFixed(0)} MiB during (+${(after.peak - before.now).toFixed(0)} MiB)`);
   console.log(`COPY    ${copySeconds.toFixed(2)} s   (psql \\copy, start-up included)`);
   console.log(`upload+commit/COPY = ${(total / copySeconds).toFixed(2)}`);

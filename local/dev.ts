@@ -111,7 +111,9 @@ function removeFiles(): void {
 }
 process.once('exit', removeFiles);
 
-const wrangler = spawn('npx', ['wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1', '--env-file', ENV_FILE], {
+// INSPECTOR_PORT: where wrangler serves the Worker's DevTools protocol (benchmarks read the isolate's heap there).
+const inspector = process.env.INSPECTOR_PORT ? ['--inspector-port', process.env.INSPECTOR_PORT] : [];
+const wrangler = spawn('npx', ['wrangler', 'dev', '--port', String(port), '--ip', '127.0.0.1', '--env-file', ENV_FILE, ...inspector], {
   cwd: ROOT,
   stdio: 'inherit',
   // Its own process group, so stopping it also stops workerd.

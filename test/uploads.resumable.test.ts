@@ -1,8 +1,9 @@
 import { Redis } from '@upstash/redis/cloudflare';
 import { describe, expect, inject, it } from 'vitest';
 import { uploadKeys } from '../src/domain/uploads/staging.ts';
-import { call, expectProblem } from './support/api.ts';
+import { call, callWithBindings, expectProblem } from './support/api.ts';
 import { createTrainer, uniqueId } from './support/fixtures.ts';
+import { createKey } from './support/keys.ts';
 
 const bindings = inject('bindings');
 const redis = new Redis({ url: bindings.UPSTASH_REDIS_REST_URL, token: bindings.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, enableAutoPipelining: false });
@@ -148,7 +149,7 @@ describe('Resumable uploads: the protocol', () => {
     const { response, id } = await create('trainer');
     expect(response.status).toBe(201);
     expect(response.headers.get('Upload-Offset')).toBe('0');
-    expect(response.headers.get('Upload-Limit')).toMatch(/^max-size=\d+, max-append-size=\d+, expires=\d+$/);
+    expect(response.headers.get('Upload-Limit')).toMatch(/^max-size=\d+, max-append-size=\d+, max-age=\d+$/);
     expect(await response.json()).toMatchObject({ id, status: 'receiving', offset: 0, rows: 0 });
 
     const first = utf8.encode('id,firstName,lastName,dateOfBirth\r\nt1,Ash,Ket');
@@ -168,6 +169,8 @@ describe('Resumable uploads: the protocol', () => {
     const problem = await expectProblem(wrong, 409);
     expect(wrong.headers.get('Upload-Offset')).toBe(String(first.length));
     expect(problem.detail).toContain(`has ${first.length} bytes, not 3`);
+    expect(problem).toMatchObject({ 'expected-offset': first.length, 'provided-offset': 3 });
+    expect(wrong.headers.get('Upload-Complete')).toBe('?0');
 
     const commitEarly = await call(`/uploads/${id}/commit`, { method: 'POST' });
     await expectProblem(commitEarly, 409);
@@ -285,5 +288,68 @@ describe('Resumable uploads: dropped and concurrent appends', () => {
     expect(offset).toBe(start + 't1,Ash,Ketchum,2010-05-22\n'.length);
     const done = await patch(id, offset, utf8.encode('t2,Misty,Waterflower,2011-07-03\n'), true);
     expect(await done.json()).toMatchObject({ status: 'staged', rows: 2 });
+  });
+});
+
+describe('Resumable uploads: limits per piece, per upload and per key', () => {
+  const header = 'id,firstName,lastName,dateOfBirth\n';
+  const rows = (prefix: string, from: number, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${from + i},Limit,Test,2000-01-01\n`).join('');
+  const withBindings = (bindings: Record<string, string>, path: string, init: RequestInit & { key?: string }) => callWithBindings(bindings, path, init);
+  const createWith = async (bindings: Record<string, string>, first: string, key?: string) => {
+    const response = await withBindings(bindings, '/uploads?type=trainer', { method: 'POST', body: first, key, headers: { 'Content-Type': 'text/csv', 'Upload-Complete': '?0' } });
+    expect(response.status, await response.clone().text()).toBe(201);
+    return { id: response.headers.get('Location')!.split('/').pop()!, offset: Number(response.headers.get('Upload-Offset')), limit: response.headers.get('Upload-Limit') };
+  };
+  const patchWith = (bindings: Record<string, string>, id: string, offset: number, piece: string, complete: boolean, key?: string) =>
+    withBindings(bindings, `/uploads/${id}`, {
+      method: 'PATCH',
+      body: piece,
+      key,
+      headers: { 'Content-Type': 'application/partial-upload', 'Upload-Offset': String(offset), 'Upload-Complete': complete ? '?1' : '?0' },
+    });
+
+  it('a piece over UPLOAD_MAX_PIECE_BYTES is refused (413) before it is read, and the upload stays where it was', async () => {
+    const limits = { UPLOAD_MAX_PIECE_BYTES: '200' };
+    const prefix = uniqueId('piece');
+    const { id, offset, limit } = await createWith(limits, header);
+    expect(limit).toContain('max-append-size=200');
+    const problem = await expectProblem(await patchWith(limits, id, offset, rows(prefix, 0, 20), true), 413);
+    expect(problem.maxPieceBytes).toBe(200);
+    const head = await call(`/uploads/${id}`, { method: 'HEAD' });
+    expect(head.headers.get('Upload-Offset')).toBe(String(offset));
+    const done = await patchWith(limits, id, offset, rows(prefix, 0, 3), true);
+    expect(await done.json()).toMatchObject({ status: 'staged', rows: 3 });
+  });
+
+  it('the file over UPLOAD_MAX_BYTES or UPLOAD_MAX_ROWS across pieces: 413, the upload discarded', async () => {
+    const prefix = uniqueId('file');
+    const bytesLimit = { UPLOAD_MAX_BYTES: String(header.length + 200) };
+    const big = await createWith(bytesLimit, header + rows(prefix, 0, 3));
+    await expectProblem(await patchWith(bytesLimit, big.id, big.offset, rows(prefix, 3, 6), false), 413);
+    await expectProblem(await call(`/uploads/${big.id}`), 404);
+
+    const rowLimit = { UPLOAD_MAX_ROWS: '5' };
+    const many = await createWith(rowLimit, header + rows(prefix, 10, 3));
+    const refused = await expectProblem(await patchWith(rowLimit, many.id, many.offset, rows(prefix, 13, 3), false), 413);
+    expect(refused.maxRows).toBe(5);
+    expect(await redis.exists(...Object.values(uploadKeys(many.id)))).toBe(0);
+  });
+
+  it('a key’s staging quota counts every piece; past it 429 and the upload is discarded, its bytes given back', async () => {
+    const writer = await createKey({ scopes: ['write'] });
+    const quota = { UPLOAD_QUOTA_BYTES: '4000' };
+    const prefix = uniqueId('quota');
+    const upload = await createWith(quota, header + rows(prefix, 0, 20), writer.key);
+    let offset = upload.offset;
+    const next = await patchWith(quota, upload.id, offset, rows(prefix, 20, 20), false, writer.key);
+    expect(next.status).toBe(204);
+    offset = Number(next.headers.get('Upload-Offset'));
+    const over = await patchWith(quota, upload.id, offset, rows(prefix, 40, 200), true, writer.key);
+    expect(await expectProblem(over, 429)).toMatchObject({ quotaBytes: 4000 });
+    expect(Number(over.headers.get('Retry-After'))).toBeGreaterThan(0);
+    await expectProblem(await call(`/uploads/${upload.id}`), 404);
+    // Everything the upload counted was given back: a small one fits again.
+    const small = await withBindings(quota, '/uploads?type=trainer', { method: 'POST', key: writer.key, body: header + rows(uniqueId('q'), 0, 20), headers: { 'Content-Type': 'text/csv' } });
+    expect(small.status, await small.clone().text()).toBe(201);
   });
 });

@@ -48,7 +48,7 @@ export async function startStandinProcess(env: Record<string, string>): Promise<
 }
 
 /** A free TCP port on 127.0.0.1. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve) => {
     const server = createServer().listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
@@ -68,12 +68,12 @@ export interface DevServer {
 }
 
 /**
- * Runs `node local/dev.ts` (stand-ins + `wrangler dev`) on a free port with `env`
+ * Runs `node local/dev.ts` (stand-ins + `wrangler dev`) on a free port (or `env.PORT`) with `env`
  * (DATABASE_URL / REDIS_URL pick the real servers); resolves once `GET /health` answers 200.
  * BENCH_VERBOSE=1 shows wrangler's output.
  */
 export async function startDevServer(env: Record<string, string>): Promise<DevServer> {
-  const port = await freePort();
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const adminKey = env.ADMIN_API_KEY ?? `bench-admin-${randomBytes(24).toString('hex')}`;
   const child = spawn(process.execPath, ['local/dev.ts'], {
     cwd: ROOT,

@@ -30,9 +30,12 @@ export function call(path: string, init: CallInit = {}): Promise<Response> {
   return exports.default.fetch(request(path, init));
 }
 
+/** The little of an ExecutionContext a direct `app.request` needs: `waitUntil` work is awaited by nobody, as after a response. */
+const executionContext = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
+
 /** Calls the app with some bindings replaced, e.g. to point a dependency at a dead port. */
 export function callWithBindings(overrides: Partial<Bindings>, path: string, init: CallInit = {}): Promise<Response> {
-  return Promise.resolve(app.request(request(path, init), undefined, { ...env, ...overrides }));
+  return Promise.resolve(app.request(request(path, init), undefined, { ...env, ...overrides }, executionContext));
 }
 
 export interface RoundTripCounts {

@@ -44,10 +44,12 @@ export interface ResumableSettings {
 const APPEND_LOCK_MS = 60_000;
 /** Characters of ids per Redis round trip when checking or recording them (under the 10 MB request limit). */
 const ID_BATCH_CHARS = 4 * 1024 * 1024;
+/** Ids per Redis command: its arguments are spread onto the stack, which holds ~100k. */
+const IDS_PER_COMMAND = 20_000;
 
-/** The 409 of a refused append, with the offset the client should resume from. */
-function offsetConflict(detail: string, offset: number): DomainError {
-  return new DomainError('conflict', detail, { uploadOffset: offset });
+/** The 409 of a refused append, with the offset the client should resume from (the draft's `expected-offset` / `provided-offset`). */
+function offsetConflict(detail: string, offset: number, provided: number, complete = false): DomainError {
+  return new DomainError('conflict', detail, { uploadOffset: offset, uploadComplete: complete, 'expected-offset': offset, 'provided-offset': provided });
 }
 
 /** Ids of earlier pieces, in the upload's Redis hash: one round trip per ~4 MiB of ids. */
@@ -69,14 +71,18 @@ function earlierIds(redis: Redis, id: string, expiresAt: number, remembered: num
       if (ids.count === 0) return list.map(() => null);
       const lines: (number | null)[] = [];
       for (const batch of batches(list, (item) => item.length)) {
-        const found = await redis.hmget<Record<string, number>>(key, ...batch);
-        for (const item of batch) lines.push(found?.[item] ?? null);
+        const pipeline = redis.pipeline();
+        for (let at = 0; at < batch.length; at += IDS_PER_COMMAND) pipeline.hmget(key, ...batch.slice(at, at + IDS_PER_COMMAND));
+        const found = await pipeline.exec<(Record<string, number> | null)[]>();
+        batch.forEach((item, index) => lines.push(found[Math.floor(index / IDS_PER_COMMAND)]?.[item] ?? null));
       }
       return lines;
     },
     async remember(lines: Map<string, number>): Promise<void> {
       for (const batch of batches([...lines], ([item]) => item.length + 8)) {
-        await redis.multi().hset(key, Object.fromEntries(batch)).pexpireat(key, expiresAt).exec();
+        const multi = redis.multi();
+        for (let at = 0; at < batch.length; at += IDS_PER_COMMAND) multi.hset(key, Object.fromEntries(batch.slice(at, at + IDS_PER_COMMAND)));
+        await multi.pexpireat(key, expiresAt).exec();
       }
       ids.count += lines.size;
     },
@@ -137,8 +143,9 @@ export type AppendResult = { complete: false; meta: UploadMeta } | { complete: t
  * Appends one piece. Round trips: one to take the lock and read the state, the staging ones of
  * the rows (as for a single request), the id checks of later pieces, one to save the state.
  * @throws DomainError `not-found`; `conflict` (`uploadOffset`: the offset is not the upload's,
- *   another append is running, or the upload is complete); `invalid` or `too-large` (the upload
- *   is then discarded, nothing staged); `quota-exceeded` (likewise).
+ *   another append is running, or the upload is complete); `too-large` with `maxPieceBytes` (the
+ *   upload stays as it was); `invalid` or another `too-large` (the upload is then discarded,
+ *   nothing staged); `quota-exceeded` (likewise).
  */
 export async function appendPiece(db: Database, redis: Redis, request: AppendRequest): Promise<AppendResult> {
   const { id, settings } = request;
@@ -157,12 +164,12 @@ export async function appendPiece(db: Database, redis: Redis, request: AppendReq
   }
   if (meta.status !== 'receiving' || !state) {
     if (locked) await release();
-    throw offsetConflict(`Upload "${id}" is complete (${meta.status}); it takes no more pieces.`, meta.offset ?? 0);
+    throw offsetConflict(`Upload "${id}" is complete (${meta.status}); it takes no more pieces.`, meta.offset ?? 0, request.offset, true);
   }
-  if (!locked) throw offsetConflict(`Another append to upload "${id}" is running; ask HEAD for the offset once it ends.`, meta.offset!);
+  if (!locked) throw offsetConflict(`Another append to upload "${id}" is running; ask HEAD for the offset once it ends.`, meta.offset!, request.offset);
   if (meta.offset !== request.offset) {
     await release();
-    throw offsetConflict(`Upload "${id}" has ${meta.offset} bytes, not ${request.offset}: send the piece from Upload-Offset ${meta.offset}.`, meta.offset!);
+    throw offsetConflict(`Upload "${id}" has ${meta.offset} bytes, not ${request.offset}: send the piece from Upload-Offset ${meta.offset}.`, meta.offset!, request.offset);
   }
 
   const kind = request.kinds[meta.type];
@@ -199,12 +206,13 @@ export async function appendPiece(db: Database, redis: Redis, request: AppendReq
     });
     return { complete: false, meta: received };
   } catch (error) {
-    if (error instanceof DomainError) {
+    if (error instanceof DomainError && error.details.maxPieceBytes === undefined) {
       // The file cannot become a valid upload: nothing of it stays staged.
       await writer.discard().catch(() => {});
       await redis.del(keys.meta, keys.chunks, keys.resume, keys.ids, keys.append).catch(() => {});
     } else {
-      // A dependency failed: the upload stays at its last saved offset (chunks past it are trimmed by the next append).
+      // A dependency failed, or the piece was too large: the upload stays at its last saved offset
+      // (chunks staged past it are trimmed by the next append).
       await release();
     }
     throw error;

@@ -17,7 +17,7 @@ import type * as routes from './uploads.routes.ts';
  * database is noticed as fast for 50 rows as for any other request. Its round trips still
  * count in `Server-Timing`.
  */
-const MAX_COMMIT_TIMEOUT_MS = 60_000;
+const MAX_COMMIT_TIMEOUT_MS = 300_000;
 /** Allowance per MiB staged, over the ordinary timeout (100,000 rows, ~5 MiB, commit in 5–8 s here). */
 const COMMIT_MS_PER_MIB = 3_000;
 
@@ -140,11 +140,11 @@ function pieceBody(request: Request): { body: AsyncIterable<Uint8Array>; dropped
 function uploadHeaders(c: Context<AppEnv>, meta: Pick<UploadMeta, 'status' | 'offset' | 'expiresAt'>): Record<string, string> {
   const settings = c.var.services.config.uploads;
   const complete = meta.status !== 'receiving';
-  const expires = Math.max(0, Math.floor((Date.parse(meta.expiresAt) - Date.now()) / 1000));
+  const maxAge = Math.max(0, Math.floor((Date.parse(meta.expiresAt) - Date.now()) / 1000));
   const headers: Record<string, string> = {
     'Upload-Offset': String(meta.offset ?? 0),
     'Upload-Complete': complete ? '?1' : '?0',
-    'Upload-Limit': `max-size=${settings.maxBytes}, max-append-size=${settings.maxPieceBytes}, expires=${expires}`,
+    'Upload-Limit': `max-size=${settings.maxBytes}, max-append-size=${settings.maxPieceBytes}, max-age=${maxAge}`,
     'Cache-Control': 'no-store',
   };
   if (complete) headers['Upload-Length'] = String(meta.offset ?? 0);
@@ -154,7 +154,8 @@ function uploadHeaders(c: Context<AppEnv>, meta: Pick<UploadMeta, 'status' | 'of
 /** 409 with the offset the client should resume from in `Upload-Offset`. */
 function offsetProblem(error: unknown): unknown {
   if (!(error instanceof DomainError) || typeof error.details.uploadOffset !== 'number') return error;
-  return new Problem('conflict', error.message, error.details, { 'Upload-Offset': String(error.details.uploadOffset) });
+  const { uploadComplete, ...details } = error.details;
+  return new Problem('conflict', error.message, details, { 'Upload-Offset': String(details.uploadOffset), 'Upload-Complete': uploadComplete ? '?1' : '?0' });
 }
 
 /**
