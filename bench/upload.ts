@@ -124,6 +124,12 @@ async function heapSampler(inspectorPort: number) {
   })();
   return {
     baseline,
+    /** The peak since the last mark, and a new one from now. */
+    mark() {
+      const seen = peak;
+      peak = 0;
+      return seen;
+    },
     async stop() {
       running = false;
       await loop;
@@ -201,6 +207,7 @@ try {
   const [{ response: staged, trips: up }, stageSeconds] = await timed(() => uploadInPieces(base, authorization(dev), bytes));
   if (staged.status !== 201) throw new Error(`stage failed: ${await staged.text()}`);
   const { id } = (await staged.json()) as { id: string };
+  const stageHeap = heap.mark();
   const [committed, commitSeconds] = await timed(() => fetch(`${base}/uploads/${id}/commit`, { method: 'POST', headers: authorization(dev) }));
   if (committed.status !== 200) throw new Error(`commit failed: ${await committed.text()}`);
   const cpuSeconds = processCpuSeconds(workerd) - cpuBefore;
@@ -227,7 +234,10 @@ try {
   console.log(`stage   ${stageSeconds.toFixed(2)} s   ${up.requests} request(s) of ≤ ${pieceBytes / 2 ** 20} MiB   subrequests db=${up.db} redis=${up.redis}`);
   console.log(`commit  ${commitSeconds.toFixed(2)} s   subrequests db=${down.db} redis=${down.redis}`);
   console.log(`total   ${total.toFixed(2)} s   ${Math.round(rowCount / total).toLocaleString('en')} rows/s   subrequests ${up.db + up.redis + down.db + down.redis}`);
-  console.log(`isolate heap: ${heap.baseline.toFixed(1)} MiB before, peak ${heapPeak.toFixed(1)} MiB during (V8 used + backing stores, sampled every 20 ms)`);
+  console.log(
+    `isolate heap: ${heap.baseline.toFixed(1)} MiB before; peak ${stageHeap.toFixed(1)} MiB staging, ${heapPeak.toFixed(1)} MiB committing ` +
+      '(V8 used, garbage included, + backing stores; sampled every 20 ms)',
+  );
   console.log(`workerd CPU ${cpuSeconds.toFixed(2)} s during upload+commit (the whole process: isolate, GC, I/O)`);
   console.log(`workerd RSS: ${before.now.toFixed(0)} MiB before, peak ${after.peak.toFixed(0)} MiB during (+${(after.peak - before.now).toFixed(0)} MiB)`);
   console.log(`COPY    ${copySeconds.toFixed(2)} s   (psql \\copy, start-up included)`);

@@ -348,7 +348,8 @@ describe('Resumable uploads: limits per piece, per upload and per key', () => {
     expect(await expectProblem(over, 429)).toMatchObject({ quotaBytes: 4000 });
     expect(Number(over.headers.get('Retry-After'))).toBeGreaterThan(0);
     await expectProblem(await call(`/uploads/${upload.id}`), 404);
-    // Everything the upload counted was given back: a small one fits again.
+    // Everything the upload counted, over all three pieces, was given back.
+    expect(Number(await redis.get(`quota:staged-bytes:${writer.id}`))).toBe(0);
     const small = await withBindings(quota, '/uploads?type=trainer', { method: 'POST', key: writer.key, body: header + rows(uniqueId('q'), 0, 20), headers: { 'Content-Type': 'text/csv' } });
     expect(small.status, await small.clone().text()).toBe(201);
   });

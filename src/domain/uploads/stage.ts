@@ -302,7 +302,7 @@ export class Stager {
   readonly #kind: UploadKind;
   readonly #onConflict: OnConflict;
   readonly #maxRows: number;
-  readonly writer: StagedWriter;
+  readonly #writer: StagedWriter;
   readonly #checks: ((cell: string) => CellResult)[];
   readonly #names: string[];
   readonly #ownerColumn: number | undefined;
@@ -323,7 +323,7 @@ export class Stager {
     this.#kind = kind;
     this.#onConflict = onConflict;
     this.#maxRows = request.settings.maxRows;
-    this.writer = writer;
+    this.#writer = writer;
     this.#checks = cellChecks(kind);
     this.#names = kind.columns.map((column) => column.name);
     const indexOf = (name: string) => (this.#names.includes(name) ? this.#names.indexOf(name) : undefined);
@@ -426,7 +426,7 @@ export class Stager {
       this.#pending = [];
     } else if (this.#builder) {
       this.#pending.push(...this.#builder.take());
-      if (this.#pending.length >= CHUNKS_PER_PART) await this.writer.write(this.#pending.splice(0));
+      if (this.#pending.length >= CHUNKS_PER_PART) await this.#writer.write(this.#pending.splice(0));
     }
     if (this.#references.full) await this.#references.lookUp(this.#db, this.#kind);
   }
@@ -471,8 +471,8 @@ export class Stager {
       rows: this.#rows,
       errors: { listed: this.#errors.list(), count: this.#errors.count },
       preview: this.#preview,
-      written: this.writer.written + chunks.length,
-      counted: this.writer.counted,
+      written: this.#writer.written + chunks.length,
+      counted: this.#writer.countedWith(chunks),
     };
     if (this.#positions) state.positions = this.#positions;
     await write(chunks, state);
@@ -495,8 +495,8 @@ export class Stager {
     if (errors.count > 0) {
       throw invalidFile(`${errors.count} problem${errors.count === 1 ? '' : 's'} in the file; nothing was staged.`, errors.list(), errors.count);
     }
-    const staged: UploadMeta = { ...meta, rows: this.#rows, chunks: this.writer.written + chunks.length };
-    await this.writer.write(chunks, staged, resumed?.also);
+    const staged: UploadMeta = { ...meta, rows: this.#rows, chunks: this.#writer.written + chunks.length };
+    await this.#writer.write(chunks, staged, resumed?.also);
     return { meta: staged, preview: this.#preview };
   }
 }

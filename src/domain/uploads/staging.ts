@@ -93,9 +93,10 @@ export class StagedWriter {
     }
   }
 
-  /** Bytes counted against the quota so far. */
-  get counted(): number {
-    return this.#counted;
+  /** Bytes counted against the quota once `chunks` are written too (a resumable upload saves it with them). */
+  countedWith(chunks: readonly Chunk[]): number {
+    if (!this.#quota) return this.#counted;
+    return chunks.reduce((sum, chunk) => sum + JSON.stringify(chunk).length, this.#counted);
   }
 
   /** Chunks written so far. */
