@@ -279,6 +279,28 @@ describe('races', () => {
     expect(await generationAtLocation()).toBe(written);
     expect((await json(await cached(path))).firstName).toBe('Refilled');
   });
+  it('a Redis that lost its counter never hands out a generation that cached entries were filled at', async () => {
+    const trainer = await createTrainer();
+    const path = `/trainers/${trainer.id}`;
+    // Filled at a small generation, as a young counter has.
+    await redis.set(GENERATION_KEY, 1);
+    expect((await json(await cached(path))).firstName).toBe(trainer.firstName);
+    expect(await generationAtLocation()).toBe('1');
+    // Redis restarts empty, the location forgets its record; the entries stay.
+    await redis.del(GENERATION_KEY);
+    await caches.default.delete(GENERATION_RECORD);
+    forgetIsolateState();
+    expect((await cached(path, { method: 'PATCH', json: { firstName: 'Restarted' } })).status).toBe(200);
+    expect((await json(await cached(path))).firstName).toBe('Restarted');
+    // The counter started again from the clock, far above the generations filled before.
+    expect(Number(await generationInRedis())).toBeGreaterThan(Date.now() * 1000 - 60_000_000);
+    // A reader that finds neither counter nor record starts it the same way.
+    await redis.del(GENERATION_KEY);
+    await caches.default.delete(GENERATION_RECORD);
+    forgetIsolateState();
+    await cached(path);
+    expect(Number(await generationAtLocation())).toBeGreaterThan(Date.now() * 1000 - 60_000_000);
+  });
 });
 
 describe('conditional requests', () => {

@@ -31,9 +31,6 @@ export async function setup(): Promise<void> {
     UPSTASH_PORT: String(STACK.upstashPort),
     PGLITE_DIR: pgliteDir,
     ADMIN_API_KEY: STACK.adminKey,
-    // wrangler keeps the edge cache in .wrangler/state across runs, while this run's in-memory
-    // Redis starts the cache generations again from 0: an earlier run's list pages would answer.
-    READ_CACHE_TTL_SECONDS: '0',
   };
   // The embedded engines, whatever the machine's environment names.
   for (const name of ['DATABASE_URL', 'DATABASE_REPLICA_URL', 'REDIS_URL']) delete env[name];

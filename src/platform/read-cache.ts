@@ -44,6 +44,15 @@ const SPECIES_TTL_SECONDS = 3600;
 const SPECIES_GENERATION = 'species';
 
 export const GENERATION_KEY = 'readcache:generation';
+
+/**
+ * Where a counter Redis does not have starts: the clock in microseconds, not 0, so a Redis that
+ * lost its data (a restart without persistence, a flush, a dev stack restarted on the in-memory
+ * engine while `wrangler dev` kept its Cache API on disk) never hands out a generation that
+ * entries still cached were filled at. Writes would have to outpace a million per second to
+ * overtake it.
+ */
+const counterStart = () => Date.now() * 1000;
 /** Cache API keys must be URLs; this host is never fetched. */
 const CACHE_ORIGIN = 'https://read-cache.internal';
 
@@ -133,7 +142,9 @@ async function currentGeneration(cache: Cache, redis: () => Redis, ttlSeconds: n
   const recorded = await recordedGeneration(cache, now);
   if (recorded !== undefined || now < redisFailedAt + REDIS_RETRY_MS) return recorded;
   try {
-    return await refillGeneration(cache, redis(), (await redis().get<number>(GENERATION_KEY)) ?? 0, ttlSeconds);
+    const start = counterStart();
+    const counter = (await redis().set<number>(GENERATION_KEY, start, { nx: true, get: true })) as number | null;
+    return await refillGeneration(cache, redis(), counter ?? start, ttlSeconds);
   } catch {
     redisFailedAt = Date.now();
     return undefined;
@@ -144,7 +155,9 @@ async function currentGeneration(cache: Cache, redis: () => Redis, ttlSeconds: n
 async function invalidate(cache: Cache, redis: Redis, ttlSeconds: number): Promise<void> {
   let value: number;
   try {
-    value = await redis.incr(GENERATION_KEY);
+    // One round trip: the counter started where it is missing, then moved on.
+    const [, next] = await redis.pipeline().set(GENERATION_KEY, counterStart(), { nx: true }).incr(GENERATION_KEY).exec<[unknown, number]>();
+    value = next;
   } catch {
     redisFailedAt = Date.now();
     // A generation nobody else uses: this location stops serving what the write changed; other
