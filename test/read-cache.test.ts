@@ -163,6 +163,23 @@ describe('freshness: every write invalidates what it changed before it answers',
     expect((await json(await cached(`/trainers?q=${prefix}`))).data).toHaveLength(2);
   });
 
+  it('but not staging an upload, its pieces, or API keys: they change nothing the cache holds', async () => {
+    const prefix = uniqueId('staged-only');
+    const csv = `id,firstName,lastName,dateOfBirth\n${prefix}-1,A,B,2000-01-01`;
+    const before = await generationInRedis();
+    const staged = await cached('/uploads?type=trainer', { method: 'POST', body: csv, headers: { 'Content-Type': 'text/csv' } });
+    expect(staged.status).toBe(201);
+    const piece = await cached('/uploads?type=trainer', { method: 'POST', body: csv.slice(0, 20), headers: { 'Content-Type': 'text/csv', 'Upload-Complete': '?0' } });
+    expect(piece.status).toBe(201);
+    expect((await cached('/keys', { method: 'POST', json: { name: prefix, scopes: ['read'] } })).status).toBe(201);
+    expect(roundTrips(staged).redis).toBeGreaterThan(0);
+    expect(await generationInRedis()).toBe(before);
+    // Its commit does.
+    const { id } = (await staged.json()) as { id: string };
+    expect((await cached(`/uploads/${id}/commit`, { method: 'POST' })).status).toBe(200);
+    expect(Number(await generationInRedis())).toBeGreaterThan(Number(before));
+  });
+
   it('after an upload commit of Pokémon: the owner’s count and list', async () => {
     const trainer = await createTrainer();
     expect((await json(await cached(`/trainers/${trainer.id}`))).pokemonCount).toBe(0);

@@ -29,6 +29,7 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
 import { sha256 } from './hashing.ts';
+import { noteError } from './request-log.ts';
 import type { Redis } from './redis.ts';
 
 /** The answers worth caching: plain reads of the API's resources (not keys, uploads, health or docs). */
@@ -95,7 +96,8 @@ let redisFailedAt = -Infinity;
 
 /** The location's record, if present and not expired: the generation to read and fill at. */
 async function recordedGeneration(cache: Cache, now: number): Promise<string | undefined> {
-  const record = await cache.match(GENERATION_RECORD);
+  // A Cache API that fails is a cache without the record: the counter in Redis decides.
+  const record = await cache.match(GENERATION_RECORD).catch(() => undefined);
   const generation = record?.headers.get(GENERATION_HEADER);
   if (!generation || !(Number(record!.headers.get(EXPIRES_HEADER)) > now)) return undefined;
   return generation;
@@ -162,12 +164,13 @@ async function invalidate(cache: Cache, redis: Redis, ttlSeconds: number): Promi
     redisFailedAt = Date.now();
     // A generation nobody else uses: this location stops serving what the write changed; other
     // locations see the write when their entries expire.
-    return recordGeneration(cache, `local-${crypto.randomUUID()}`, ttlSeconds);
+    return recordGeneration(cache, `local-${crypto.randomUUID()}`, ttlSeconds).catch(() => undefined);
   }
   try {
     await publishGeneration(cache, redis, value, ttlSeconds);
   } catch {
-    // The record holds the INCR's value already; only the catch-up read failed.
+    // The catch-up read failed (the record holds the INCR's value), or the put did: then this
+    // location keeps its old record until a later write or its expiry, as other locations do.
   }
 }
 
@@ -240,7 +243,8 @@ export function forgetIsolateState(): void {
 // ---------------------------------------------------------------- the location tier (Cache API)
 
 async function fromLocation(cache: Cache, key: string, generation: string, now: number): Promise<Entry | undefined> {
-  const stored = await cache.match(key);
+  // A lookup that fails is a miss: the database answers.
+  const stored = await cache.match(key).catch(() => undefined);
   if (!stored) return undefined;
   const expires = Number(stored.headers.get(EXPIRES_HEADER));
   const etag = stored.headers.get('ETag');
@@ -254,6 +258,17 @@ function toLocation(cache: Cache, key: string, entry: Entry, ttlSeconds: number)
 }
 
 // ---------------------------------------------------------------- the middleware
+
+/**
+ * Whether a write to `path` can change what the cache holds: API keys are never cached, and an
+ * upload changes data only when it is committed (`/uploads/{id}/commit`, or `commit=true`), not
+ * while it is staged or its pieces arrive.
+ */
+export function changesCachedData(path: string, query: URLSearchParams): boolean {
+  if (path === '/keys' || path.startsWith('/keys/')) return false;
+  if (path === '/uploads' || path.startsWith('/uploads/')) return path.endsWith('/commit') || query.get('commit') === 'true';
+  return true;
+}
 
 /** Misses of one key being read right now in this isolate: concurrent ones wait for the first. */
 const filling = new Map<string, Promise<Entry | undefined>>();
@@ -269,7 +284,9 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
     // A 4xx changed nothing; a 5xx may have come after the database changed (e.g. Redis failed
     // after a commit), so it invalidates too.
     const status = c.res.status;
-    if (ttlSeconds > 0 && (status < 400 || status >= 500)) await invalidate(caches.default, services.redis, ttlSeconds);
+    if (ttlSeconds > 0 && (status < 400 || status >= 500) && changesCachedData(c.req.path, new URL(c.req.url).searchParams)) {
+      await invalidate(caches.default, services.redis, ttlSeconds);
+    }
     return;
   }
   const path = c.req.path;
@@ -324,7 +341,8 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
     const body = await c.res.clone().text();
     // Hashed once, at the fill: every hit sends the stored tag.
     const filled: Entry = { generation, body, etag: await etagOf(body), contentType: c.res.headers.get('Content-Type') ?? 'application/json', expires: Date.now() + entryTtl * 1000 };
-    await toLocation(cache, key, filled, entryTtl);
+    // A put that fails costs later readers a miss, not this one its answer.
+    await toLocation(cache, key, filled, entryTtl).catch((error: unknown) => noteError(c, 'read cache fill', error));
     // Kept in memory only if no later request of this isolate read at a newer generation.
     if (species || lastGeneration === generation) keep(key, filled);
     return filled;
