@@ -2,7 +2,7 @@
  * The trust boundary, for every route at once: the cases are generated from the app's own route
  * table, so a new write route cannot forget them.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import app from '../src/index.ts';
 import { call, callWithBindings, expectProblem, roundTrips } from './support/api.ts';
 import { createKey, revokeKey } from './support/keys.ts';
@@ -103,6 +103,25 @@ describe('Authorization headers', () => {
     expect(roundTrips(again).db).toBe(0);
     // The bootstrap admin key is no cold lookup: the flood does not lock it out.
     expect((await call('/species/pikachu', { headers })).status).toBe(200);
+  });
+
+  it('does not hold back a real key from a flooded address when its cached entry expires', async () => {
+    const { generateKey } = await import('../src/domain/keys.ts');
+    const headers = { 'CF-Connecting-IP': `198.51.100.${Math.floor(Math.random() * 250)}-${crypto.randomUUID()}` };
+    const { key } = await createKey({ scopes: ['read'] });
+    expect((await call('/species/pikachu', { key, headers })).status).toBe(200);
+    for (let i = 0; i < 21; i++) await call('/species/pikachu', { key: generateKey(), headers });
+    expect((await call('/species/pikachu', { key: generateKey(), headers })).status).toBe(429);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      // Past the key cache's 5 s, within the flood's 10 s window.
+      vi.setSystemTime(Date.now() + 6_000);
+      const later = await call('/species/pikachu', { key, headers });
+      expect(later.status).toBe(200);
+      expect(roundTrips(later).db).toBe(1);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('lets anonymous clients read, and checks a key sent on a read all the same', async () => {

@@ -123,7 +123,9 @@ export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
       if ((entry === undefined || entry.until < now) && (unknownKeys.get(hash) ?? 0) < now) {
         const address = clientAddress(c.req.header('CF-Connecting-IP'));
         const backoff = unknownKeyBackoff(address, now);
-        if (backoff > 0) {
+        // Only keys this isolate never verified are held back: a real key whose cached entry
+        // expired is looked up again, however many fabricated ones share its address.
+        if (backoff > 0 && entry === undefined) {
           throw new Problem('rate-limited', 'Too many unknown API keys from this address; slow down.', {}, { 'Retry-After': String(backoff) });
         }
         const key = await verifyKey(services.db.bookkeeping, hash);
