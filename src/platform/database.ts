@@ -228,6 +228,11 @@ async function onPrimary(url: string, init: NeonInit, context: TransportContext)
  * rule): the primary would answer the same, so the replica's answer stands.
  */
 const REQUEST_ERROR_CLASSES = ['22', '23', '42'];
+/**
+ * Except what a replica that has not replayed a migration yet says (undefined table, column,
+ * function, object): the primary may well know them.
+ */
+const SCHEMA_LAG_ERRORS = new Set(['42P01', '42703', '42883', '42704']);
 /** Replica errors that concern one query, not the replica (replay conflicts, cancellations): no backoff. */
 const REPLICA_QUERY_ERRORS = new Set<string>([SQLSTATE.serializationFailure, SQLSTATE.queryCanceled]);
 
@@ -262,7 +267,7 @@ async function onReplica(replicaUrl: string, init: NeonInit, context: TransportC
       .clone()
       .json()
       .then((answer) => (answer as { code?: unknown }).code, () => undefined);
-    if (typeof code === 'string' && REQUEST_ERROR_CLASSES.includes(code.slice(0, 2))) return response;
+    if (typeof code === 'string' && REQUEST_ERROR_CLASSES.includes(code.slice(0, 2)) && !SCHEMA_LAG_ERRORS.has(code)) return response;
     if (!(typeof code === 'string' && REPLICA_QUERY_ERRORS.has(code))) backOff(replicaUrl);
     return undefined;
   }
