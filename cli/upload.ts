@@ -149,22 +149,28 @@ export async function uploadInPieces(api: Api, path: string, size: number, optio
         body: fileRange(path, offset, end, live, (sent) => progress.update(offset + sent, dataRows(live))),
         duplex: 'half',
       });
-      const serverOffset = Number(response.headers.get('Upload-Offset') ?? Number.NaN);
+      const answeredOffset = Number(response.headers.get('Upload-Offset') ?? Number.NaN);
       if (response.status === 201) {
         progress.update(size, dataRows(live), true);
         return (await response.json()) as UploadStatus;
       }
       if (response.status === 204) {
         failures = 0;
-        const next = Number.isSafeInteger(serverOffset) ? serverOffset : end;
+        const next = Number.isSafeInteger(answeredOffset) ? answeredOffset : end;
         if (next === end) confirmed = { offset: end, counter: live };
         offset = next;
         progress.update(offset, dataRows(live), true);
         continue;
       }
+      // The last piece's answer was lost and its retry finds the upload complete: it is staged.
+      if (response.status === 409 && response.headers.get('Upload-Complete') === '?1') {
+        await response.body?.cancel();
+        progress.update(size, dataRows(live), true);
+        return await completedUpload(api, location);
+      }
       failure = await refusal(response);
       // A 409 (another append, or an offset the server is not at) names the offset: no need to ask.
-      if (response.status === 409 && Number.isSafeInteger(serverOffset)) told = serverOffset;
+      if (response.status === 409 && Number.isSafeInteger(answeredOffset)) told = answeredOffset;
       else if (!RETRYABLE.has(response.status)) throw failure;
     } catch (error) {
       if (!(error instanceof CliError) || error.exitCode !== EXIT.network) throw error;
@@ -174,20 +180,35 @@ export async function uploadInPieces(api: Api, path: string, size: number, optio
     if (failures > MAX_RETRIES) throw new CliError(`the piece at byte ${offset} failed ${failures} times; the last time: ${failure.message}`, failure.exitCode, failure.details);
     progress.note(`the piece at byte ${offset} failed (${failure.message}); going on from the server's offset (retry ${failures} of ${MAX_RETRIES})`);
     await new Promise((resolve) => setTimeout(resolve, FIRST_RETRY_MS * 2 ** (failures - 1)));
-    offset = told ?? (await serverOffset(api, location, offset));
+    const state = told === undefined ? await serverState(api, location, offset) : { offset: told, complete: false };
+    if (state.complete) {
+      progress.update(size, dataRows(live), true);
+      return await completedUpload(api, location);
+    }
+    offset = state.offset;
   }
 }
 
-/** `HEAD` of the upload: the offset the server has; `fallback` when the server cannot be asked now (the next try will). */
-async function serverOffset(api: Api, location: URL, fallback: number): Promise<number> {
+/** The state of an upload the server says is complete (staged): `GET` of it. */
+async function completedUpload(api: Api, location: URL): Promise<UploadStatus> {
+  const response = await api.request(location);
+  if (response.status !== 200) throw await refusal(response);
+  return (await response.json()) as UploadStatus;
+}
+
+/**
+ * `HEAD` of the upload: the offset the server has, and whether the upload is complete (a last
+ * piece whose answer was lost); `fallback` when the server cannot be asked now (the next try will).
+ */
+async function serverState(api: Api, location: URL, fallback: number): Promise<{ offset: number; complete: boolean }> {
   try {
     const response = await api.request(location, { method: 'HEAD' });
     const offset = Number(response.headers.get('Upload-Offset') ?? Number.NaN);
-    if (response.ok && Number.isSafeInteger(offset)) return offset;
+    if (response.ok && Number.isSafeInteger(offset)) return { offset, complete: response.headers.get('Upload-Complete') === '?1' };
     if (!RETRYABLE.has(response.status)) throw await refusal(response);
-    return fallback;
+    return { offset: fallback, complete: false };
   } catch (error) {
-    if (error instanceof CliError && error.exitCode === EXIT.network) return fallback;
+    if (error instanceof CliError && error.exitCode === EXIT.network) return { offset: fallback, complete: false };
     throw error;
   }
 }

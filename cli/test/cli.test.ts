@@ -131,21 +131,24 @@ describe('pokemon upload', () => {
 /**
  * A proxy in front of the API that spoils one append, the first at a non-zero offset: it
  * forwards only its first `cutAfter` bytes and then drops both connections, as a network failure
- * would, or it sends it on with an `Upload-Offset` `shift` bytes off. It records every request it
- * passes on (method, `Upload-Offset` sent, `Upload-Offset` answered, status).
+ * would, or it sends it on with an `Upload-Offset` `shift` bytes off; or (`loseLastAnswer`) it
+ * passes the last piece on whole and drops the connection instead of its answer. It records every
+ * request it passes on (method, `Upload-Offset` sent, `Upload-Offset` answered, status).
  */
-async function faultyProxy(fault: { cutAfter: number } | { shift: number }) {
+async function faultyProxy(fault: { cutAfter: number } | { shift: number } | { loseLastAnswer: true }) {
   const seen: { method: string; sent?: string; answered?: string; status?: number; spoiled?: boolean }[] = [];
   let spoiled = false;
   const server = createServer((incoming, outgoing) => {
     const entry: (typeof seen)[number] = { method: incoming.method!, sent: incoming.headers['upload-offset'] as string | undefined };
     seen.push(entry);
-    const spoil = !spoiled && incoming.method === 'PATCH' && Number(entry.sent) > 0;
+    const spoil =
+      !spoiled && incoming.method === 'PATCH' && ('loseLastAnswer' in fault ? incoming.headers['upload-complete'] === '?1' : Number(entry.sent) > 0);
     const headers = { ...incoming.headers };
     if (spoil && 'shift' in fault) headers['upload-offset'] = String(Number(entry.sent) + fault.shift);
     const upstream = request(`${API_URL}${incoming.url}`, { method: incoming.method, headers }, (answer: IncomingMessage) => {
       entry.answered = answer.headers['upload-offset'] as string | undefined;
       entry.status = answer.statusCode;
+      if (entry.spoiled && 'loseLastAnswer' in fault) return void outgoing.socket?.destroy();
       outgoing.writeHead(answer.statusCode!, answer.headers);
       answer.pipe(outgoing);
     });
@@ -213,6 +216,25 @@ describe('pokemon upload in pieces', () => {
       expect(proxy.seen[at + 1]).toMatchObject({ method: 'PATCH', sent: proxy.seen[at]!.sent, status: 204 });
       expect(run.stderr).toMatch(/^the piece at byte \d+ failed \(409 .*\); going on from the server's offset \(retry 1 of 5\)$/m);
       expect(run.stdout).toMatch(new RegExp(`^rows: ${count}$`, 'm'));
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+describe('pokemon upload when the last answer is lost', () => {
+  it('learns from the server that the upload is complete and reports it staged', async () => {
+    const count = 2000;
+    const path = file('lost-answer.csv', trainerCsv('lost', count));
+    const proxy = await faultyProxy({ loseLastAnswer: true });
+    try {
+      const run = await pokemon(['upload', path, '--type', 'trainer', '--piece-size', '32KiB'], { POKEMON_API_URL: proxy.url });
+      expect(run.code, run.stderr).toBe(0);
+      const at = proxy.seen.findIndex((entry) => entry.spoiled);
+      expect(proxy.seen[at]).toMatchObject({ method: 'PATCH', status: 201 });
+      expect(proxy.seen[at + 1]).toMatchObject({ method: 'HEAD' });
+      expect(run.stdout).toMatch(new RegExp(`^rows: ${count}$`, 'm'));
+      expect(run.stdout).toMatch(/^status: staged$/m);
     } finally {
       await proxy.close();
     }
