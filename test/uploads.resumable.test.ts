@@ -183,12 +183,15 @@ describe('Resumable uploads: the protocol', () => {
     await expectProblem(await patch(id, first.length + 15, utf8.encode('x'), true), 409);
   });
 
-  it('refuses malformed headers (400) and a piece that is not application/partial-upload (415)', async () => {
+  it('refuses malformed headers (422) and a piece that is not application/partial-upload (415)', async () => {
     const { id } = await create('trainer');
-    await expectProblem(await patch(id, 0, 'x', false, { 'Upload-Offset': '-1' }), 400);
-    await expectProblem(await patch(id, 0, 'x', false, { 'Upload-Complete': 'true' }), 400);
+    await expectProblem(await patch(id, 0, 'x', false, { 'Upload-Offset': '-1' }), 422);
+    await expectProblem(await patch(id, 0, 'x', false, { 'Upload-Complete': 'true' }), 422);
     await expectProblem(await patch(id, 0, 'x', false, { 'Content-Type': 'text/csv' }), 415);
     await expectProblem(await patch(crypto.randomUUID(), 0, 'x', false), 404);
+    // commit=true needs the whole file: a resumable creation with it is refused, and creates nothing.
+    const refused = await call('/uploads?type=trainer&commit=true', { method: 'POST', body: '', headers: { 'Content-Type': 'text/csv', 'Upload-Complete': '?0' } });
+    expect((await expectProblem(refused, 422)).errors).toEqual([expect.objectContaining({ parameter: 'commit' })]);
   });
 
   it('DELETE cancels a receiving upload: every key goes', async () => {

@@ -9,7 +9,7 @@ import { DomainError } from '../../domain/errors.ts';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../env.ts';
 import { Problem } from '../../platform/problem.ts';
-import { drainRefusedBody } from '../../platform/validation.ts';
+import { drainRefusedBody, invalid } from '../../platform/validation.ts';
 import type * as routes from './uploads.routes.ts';
 
 /**
@@ -85,21 +85,19 @@ function stagingQuota(c: Context<AppEnv>) {
   return c.var.principal?.rateLimit && { subject: c.var.principal.id, maxBytes: settings.quotaBytes, windowSeconds: settings.ttlSeconds };
 }
 
-/** A structured-field boolean header (`?0`, `?1`), or `undefined` when absent; 400 otherwise. */
+/** A structured-field boolean header (`?0`, `?1`), or `undefined` when absent; 422 otherwise. */
 function booleanHeader(c: Context<AppEnv>, name: string): boolean | undefined {
   const value = c.req.header(name)?.trim();
   if (value === undefined) return undefined;
   if (value === '?1' || value === '?0') return value === '?1';
-  throw new Problem('malformed-request', `${name} must be ?0 or ?1 (a structured-field boolean), not "${value}".`, { errors: [{ parameter: name, detail: 'must be ?0 or ?1' }] });
+  throw invalid([{ parameter: name, detail: `${name} must be ?0 or ?1 (a structured-field boolean), not "${value}".` }], 'header');
 }
 
-/** `Upload-Offset`: a structured-field integer; 400 when missing or malformed. */
+/** `Upload-Offset`: a structured-field integer; 422 when missing or malformed. */
 function offsetHeader(c: Context<AppEnv>): number {
   const value = c.req.header('Upload-Offset')?.trim() ?? '';
   if (!/^\d{1,15}$/.test(value)) {
-    throw new Problem('malformed-request', `Upload-Offset must be a non-negative integer${value ? `, not "${value}"` : ''}.`, {
-      errors: [{ parameter: 'Upload-Offset', detail: 'must be a non-negative integer' }],
-    });
+    throw invalid([{ parameter: 'Upload-Offset', detail: `Upload-Offset must be a whole number of bytes${value ? `, not "${value}"` : ' and is required'}.` }], 'header');
   }
   return Number(value);
 }
@@ -200,6 +198,9 @@ export const createUpload: RouteHandler<typeof routes.createUpload, AppEnv> = as
       throw new Problem('unsupported-media-type', `Send the first piece as text/csv${contentType ? `, not ${contentType}` : ''}.`);
     }
     if (!query.type) throw missingType();
+    if (query.commit === 'true') {
+      throw invalid([{ parameter: 'commit', detail: 'commit=true needs the whole file in this request; commit a resumable upload after its last piece.' }], 'query');
+    }
     const meta = await createResumable(c.var.services.redis, UPLOAD_KINDS[query.type], query.onConflict, settings.ttlSeconds);
     const result = await append(c, meta.id, 0, false);
     if (result.complete) return stagedResponse(c, result.staged);
@@ -233,7 +234,7 @@ export const appendUpload: RouteHandler<typeof routes.appendUpload, AppEnv> = as
   const offset = offsetHeader(c);
   const complete = booleanHeader(c, 'Upload-Complete');
   if (complete === undefined) {
-    throw new Problem('malformed-request', 'Say whether this is the last piece: Upload-Complete: ?1 or ?0.', { errors: [{ parameter: 'Upload-Complete', detail: 'is required' }] });
+    throw invalid([{ parameter: 'Upload-Complete', detail: 'Upload-Complete is required: ?1 for the last piece, ?0 otherwise.' }], 'header');
   }
   const result = await append(c, id, offset, complete);
   if (result.complete) return stagedResponse(c, result.staged);

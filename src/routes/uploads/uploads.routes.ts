@@ -106,7 +106,10 @@ export const createUpload = createRoute({
     409: conflict,
     413: problem('The body is over `UPLOAD_MAX_PIECE_BYTES` (or the file over `UPLOAD_MAX_BYTES`), or has more than `UPLOAD_MAX_ROWS` rows.'),
     415: problem('The body is neither `text/csv` nor `multipart/form-data`.'),
-    422: problem('Invalid file, header or rows (`errors` by `line` and `column`, first 1,000, with `errorCount`), or a bad query parameter; nothing staged.'),
+    422: problem(
+      'Invalid file, header or rows (`errors` by `line` and `column`, first 1,000, with `errorCount`), or a bad query parameter ' +
+        '(`commit=true` with `Upload-Complete: ?0`, too); nothing staged.',
+    ),
   },
 });
 
@@ -153,12 +156,14 @@ export const appendUpload = createRoute({
         'Upload-Limit': { description: '`max-size`, `max-append-size` (bytes) and `max-age` (seconds).', schema: { type: 'string' } },
       },
     },
-    400: problem('`Upload-Offset` or `Upload-Complete` is missing or not a structured-field integer / boolean.'),
     404: problem('No such upload, or it expired.'),
     409: problem('`Upload-Offset` is not the upload\'s (its `Upload-Offset` header says which is), another append is running, or the upload is complete.'),
     413: problem('The piece is over `UPLOAD_MAX_PIECE_BYTES`, or the file over `UPLOAD_MAX_BYTES` or `UPLOAD_MAX_ROWS`; the upload is discarded.'),
     415: problem('The body is not `application/partial-upload`.'),
-    422: problem('Invalid file, header or rows (`errors` by `line` and `column`, all of them on the last piece: first 1,000, with `errorCount`); the upload is discarded.'),
+    422: problem(
+      'Invalid file, header or rows (`errors` by `line` and `column`, all of them on the last piece: first 1,000, with `errorCount`): the upload is discarded; ' +
+        'or a malformed or missing `Upload-Offset` / `Upload-Complete` header: nothing appended.',
+    ),
   },
 });
 
