@@ -94,11 +94,6 @@ export function speciesSlug(name: string): string {
     .replace(/[^a-z0-9]/g, '');
 }
 
-/** "a, b and c" (or "a, b or c"). */
-export function listOf(items: readonly string[], conjunction = 'and'): string {
-  return items.length <= 1 ? (items[0] ?? '') : `${items.slice(0, -1).join(', ')} ${conjunction} ${items.at(-1)}`;
-}
-
 /** A field clients must not send (e.g. an immutable id): sending it is a 422 that says `message`. */
 export function forbiddenField(message: string) {
   return z

@@ -5,7 +5,8 @@
 import { and, asc, eq, gt, like, sql, type SQL } from 'drizzle-orm';
 import { species } from '../db/schema.ts';
 import type { Database } from '../platform/database.ts';
-import { DEX_NUMBER, listOf, speciesSlug } from './fields.ts';
+import { listOf } from '../platform/wording.ts';
+import { DEX_NUMBER, speciesSlug } from './fields.ts';
 import { arrayLiteral } from './uploads/chunks.ts';
 import type { SpeciesSummary } from './pokemon.ts';
 

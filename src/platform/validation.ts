@@ -7,7 +7,7 @@ import type { Context } from 'hono';
 import type { Hook } from '@hono/zod-openapi';
 import { createMiddleware } from 'hono/factory';
 import { z } from 'zod';
-import { listOf } from '../domain/fields.ts';
+import { listOf } from './wording.ts';
 import type { AppEnv } from '../env.ts';
 import { Problem } from './problem.ts';
 
