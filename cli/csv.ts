@@ -10,13 +10,7 @@
  * quote to exactly the values whose upload strips one.
  */
 
-/** A cell a spreadsheet would read as a formula, possibly behind `'` escapes. */
-const FORMULA_LIKE = /^'*[=+\-@\t\r]/;
-
-/** The value a spreadsheet shows as text and the API reads back as `value`. */
-export function neutralised(value: string): string {
-  return FORMULA_LIKE.test(value) ? `'${value}` : value;
-}
+import { neutralised } from '../src/domain/uploads/kinds.ts';
 
 /** One CSV cell: neutralised, then quoted when it holds a comma, a quote or a line break. */
 export function csvCell(value: string): string {

@@ -50,6 +50,14 @@ export interface UploadKind {
  */
 const NEUTRALISED_FORMULA = /^'(?='*[=+\-@\t\r])/;
 
+/** A cell a spreadsheet would read as a formula, possibly behind `'` escapes. */
+const FORMULA_LIKE = /^'*[=+\-@\t\r]/;
+
+/** What an export writes for `value`: the cell a spreadsheet shows as text and an upload reads back as `value`. */
+export function neutralised(value: string): string {
+  return FORMULA_LIKE.test(value) ? `'${value}` : value;
+}
+
 /** Runs a shared zod field rule on a text cell, with a neutralising `'` taken off. */
 function bySchema(schema: z.ZodType<string, string>): (cell: string) => CellResult {
   return (cell) => {
