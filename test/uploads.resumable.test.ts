@@ -201,6 +201,18 @@ describe('Resumable uploads: the protocol', () => {
     expect(await redis.exists(keys.meta, keys.chunks, keys.resume, keys.ids, keys.append)).toBe(0);
     await expectProblem(await patch(id, 0, 'x', false), 404);
   });
+
+  it('DELETE waits for a running append (409), so the append cannot bring the upload back', async () => {
+    const { id } = await create('trainer', utf8.encode('id,firstName,lastName,dateOfBirth\nt1,A,B,2000-01-01\n'));
+    const keys = uploadKeys(id);
+    // An append holds the lock, as one does while its piece arrives.
+    await redis.set(keys.append, 'an-append', { px: 60_000 });
+    await expectProblem(await call(`/uploads/${id}`, { method: 'DELETE' }), 409);
+    expect(await redis.exists(keys.meta, keys.resume)).toBe(2);
+    await redis.del(keys.append);
+    expect((await call(`/uploads/${id}`, { method: 'DELETE' })).status).toBe(204);
+    expect(await redis.exists(keys.meta, keys.chunks, keys.resume, keys.ids, keys.append)).toBe(0);
+  });
 });
 
 /** A body that sends `bytes` and then breaks, as a dropped connection does (once they are read: no queue ahead of the reader). */

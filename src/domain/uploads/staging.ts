@@ -179,9 +179,15 @@ export async function markCommitted(redis: Redis, meta: UploadMeta): Promise<voi
     .exec();
 }
 
-/** Deletes an upload (every key it owns); `false` when there was none. */
+/**
+ * Deletes an upload (every key it owns); `false` when there was none. It takes the append lock
+ * first, so it never deletes under a running append (which would save its state again and bring
+ * the upload back): that is a `conflict`.
+ */
 export async function deleteUpload(redis: Redis, id: string): Promise<boolean> {
   const keys = uploadKeys(id);
+  const claimed = await redis.set(keys.append, 'deleting', { nx: true, px: 10_000 });
+  if (claimed !== 'OK') throw new DomainError('conflict', `A piece is being appended to upload "${id}"; delete it once that append has answered.`);
   const [metaDeleted] = await redis.pipeline().del(keys.meta).del(keys.chunks, keys.resume, keys.ids, keys.append).exec<[number, number]>();
   return metaDeleted > 0;
 }

@@ -195,5 +195,6 @@ export const deleteUpload = createRoute({
   responses: {
     204: { description: 'Discarded.' },
     404: problem('No such upload, or it expired.'),
+    409: problem('A piece is being appended to the upload: delete it once that append has answered.'),
   },
 });
