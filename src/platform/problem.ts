@@ -100,10 +100,21 @@ const DOMAIN_PROBLEMS: Record<DomainErrorKind, ProblemCode> = {
   gone: 'gone',
 };
 
-/** The problem a domain error is answered with: its message as `detail`, its details as extensions. */
+/**
+ * The problem a domain error is answered with: its message as `detail`, its details as
+ * extensions; the details that are header fields become headers (`retryAfterSeconds` →
+ * `Retry-After`; a resumable upload's `uploadOffset` and `uploadComplete` → `Upload-Offset` and
+ * `Upload-Complete`, and `uploadComplete` stays out of the body).
+ */
 export function domainProblem(error: DomainError): Problem {
-  const retryAfter = error.details.retryAfterSeconds;
-  return new Problem(DOMAIN_PROBLEMS[error.kind], error.message, error.details, typeof retryAfter === 'number' ? { 'Retry-After': String(retryAfter) } : {});
+  const { uploadComplete, ...details } = error.details;
+  const headers: Record<string, string> = {};
+  if (typeof details.retryAfterSeconds === 'number') headers['Retry-After'] = String(details.retryAfterSeconds);
+  if (typeof details.uploadOffset === 'number') {
+    headers['Upload-Offset'] = String(details.uploadOffset);
+    headers['Upload-Complete'] = uploadComplete === true ? '?1' : '?0';
+  }
+  return new Problem(DOMAIN_PROBLEMS[error.kind], error.message, details, headers);
 }
 
 /** The problem-type URI for `code`; `GET` on it describes the problem. */

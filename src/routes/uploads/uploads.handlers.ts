@@ -5,7 +5,6 @@ import { UPLOAD_KINDS, UPLOAD_TYPES, type UploadType } from '../../domain/upload
 import { appendPiece, createResumable, type AppendResult } from '../../domain/uploads/resumable.ts';
 import { stageUpload, type StagedUpload } from '../../domain/uploads/stage.ts';
 import { deleteUpload as deleteStaged, readMeta, type UploadMeta } from '../../domain/uploads/staging.ts';
-import { DomainError } from '../../domain/errors.ts';
 import type { Context } from 'hono';
 import type { AppEnv } from '../../env.ts';
 import { Problem } from '../../platform/problem.ts';
@@ -150,13 +149,6 @@ function uploadHeaders(c: Context<AppEnv>, meta: Pick<UploadMeta, 'status' | 'of
   return headers;
 }
 
-/** 409 with the offset the client should resume from in `Upload-Offset`. */
-function offsetProblem(error: unknown): unknown {
-  if (!(error instanceof DomainError) || typeof error.details.uploadOffset !== 'number') return error;
-  const { uploadComplete, ...details } = error.details;
-  return new Problem('conflict', error.message, details, { 'Upload-Offset': String(details.uploadOffset), 'Upload-Complete': uploadComplete ? '?1' : '?0' });
-}
-
 /**
  * Runs one append to its end even if the client goes away (the runtime cancels a request whose
  * client disconnected, and what arrived must still be saved).
@@ -178,9 +170,7 @@ function append(c: Context<AppEnv>, id: string, offset: number, complete: boolea
     quota: stagingQuota(c),
   });
   c.executionCtx.waitUntil(result.catch(() => {}));
-  return result.catch((error: unknown) => {
-    throw offsetProblem(error);
-  });
+  return result;
 }
 
 const receivingHeaders = (c: Context<AppEnv>, meta: UploadMeta) => ({ ...uploadHeaders(c, meta), Location: `/uploads/${meta.id}` });
