@@ -3,6 +3,11 @@
  * request with the same constant JSON (the size of a `GET /pokemon/:id` answer) — no auth, no
  * services, no cache, no I/O. bench/support/processes.ts `startBareWorker()` runs it under
  * `wrangler dev` with a generated config, as `npm run dev` runs the API.
+ *
+ * Two request headers add, one at a time, what a read-cache hit of the API does beyond its own
+ * JavaScript, to show what each costs: `X-Bench-Api-Headers` answers with the API's headers on a
+ * hit (the same names, values of the same size), `X-Bench-Lookup` first looks up a small record
+ * in the Cache API, as the read cache looks up its generation record.
  */
 import { Hono } from 'hono';
 
@@ -16,8 +21,38 @@ const BODY = JSON.stringify({
   createdAt: '2024-01-01T00:00:00.000Z',
   updatedAt: '2024-01-01T00:00:00.000Z',
 });
+const JSON_ONLY = { 'Content-Type': 'application/json' };
+const API_HEADERS = {
+  ...JSON_ONLY,
+  ETag: '"0123456789abcdef0123456789abcdef"',
+  'Cache-Control': 'public, no-cache',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Origin-Agent-Cluster': '?1',
+  'Referrer-Policy': 'no-referrer',
+  'Strict-Transport-Security': 'max-age=15552000; includeSubDomains',
+  'X-Content-Type-Options': 'nosniff',
+  'X-DNS-Prefetch-Control': 'off',
+  'X-Download-Options': 'noopen',
+  'X-Frame-Options': 'SAMEORIGIN',
+  'X-Permitted-Cross-Domain-Policies': 'none',
+  'X-XSS-Protection': '0',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+  Vary: 'Origin',
+  'X-Request-Id': '00000000-0000-4000-8000-000000000000',
+  'Server-Timing': 'db;count=0;dur=0.0, replica;count=0;dur=0.0, redis;count=0;dur=0.0, cache;desc="hit-isolate", total;dur=0.0',
+};
+const RECORD = 'https://read-cache.internal/generation';
+/** The Workers Cache API (bench/ is typechecked with Node's types, which lack it). */
+declare const caches: { default: { match(url: string): Promise<Response | undefined>; put(url: string, response: Response): Promise<void> } };
 
 const app = new Hono();
-app.get('*', (c) => c.body(BODY, 200, { 'Content-Type': 'application/json' }));
+app.get('*', async (c) => {
+  if (c.req.header('X-Bench-Lookup') !== undefined) {
+    const record = await caches.default.match(RECORD);
+    if (!record) await caches.default.put(RECORD, new Response(null, { headers: { 'Cache-Control': 'max-age=3600', 'X-Read-Cache-Generation': '1' } }));
+  }
+  return c.body(BODY, 200, c.req.header('X-Bench-Api-Headers') !== undefined ? API_HEADERS : JSON_ONLY);
+});
 
 export default app;

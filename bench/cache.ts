@@ -5,14 +5,19 @@
  * 1. Throughput at concurrency 32: `GET /pokemon/:id` over a small fixed set of ids (the six of
  *    the demo seed, so after the warm-up every read is a hit) through `npm run dev` with
  *    READ_CACHE_TTL_SECONDS=60 (**cached**) and =0 (**uncached**), against the floor: a bare
- *    Hono Worker answering a constant (bench/bare-worker.ts) under the same `wrangler dev`.
- *    The three run one after the other, the order rotating each round; BENCH_RUNS rounds.
+ *    Hono Worker answering a constant (bench/bare-worker.ts) under the same `wrangler dev`, and
+ *    that Worker twice more: with the API's request and answer headers, and with one Cache API
+ *    lookup per request (what a hit does beyond the API's JavaScript, one at a time).
+ *    The five run one after the other, the order rotating each round; BENCH_RUNS rounds.
  * 2. Simulated geography at concurrency 8: the same reads, cached and uncached, with the
  *    stand-ins answering NEON_HTTP_DELAY_MS=80 and UPSTASH_DELAY_MS=5 late (roughly an edge
  *    location far from the database's region, and Upstash's global replica near it).
  *
- * The hit ratio comes from each answer's `Server-Timing` (`cache;desc="hit-edge"` and
- * `"hit-coalesced"` are hits; `"miss"`, `"bypass"` or no `cache` entry are not).
+ * Each case also reports the CPU time its server's process tree spent per request (from /proc):
+ * on a shared machine, throughput follows the neighbours' load, CPU per request much less.
+ *
+ * The hit ratio comes from each answer's `Server-Timing` (`cache;desc="hit-isolate"`,
+ * `"hit-edge"` and `"hit-coalesced"` are hits; `"miss"`, `"bypass"` or no `cache` entry are not).
  *
  * The database is a scratch database on the machine's PostgreSQL (BENCH_POSTGRES_URL, default
  * postgres://postgres@127.0.0.1:5432/postgres; created and dropped). Redis is the stand-in's
@@ -25,6 +30,7 @@
 import http from 'node:http';
 import { availableParallelism, loadavg } from 'node:os';
 import { createScratchDatabase } from '../local/scratch-database.ts';
+import { treeCpuSeconds } from './support/cpu.ts';
 import { authorization, startBareWorker, startDevServer, type DevServer } from './support/processes.ts';
 import { median, percentile } from './support/stats.ts';
 
@@ -38,8 +44,8 @@ const GEO_CONCURRENCY = 8;
 const GEO = { NEON_HTTP_DELAY_MS: '80', UPSTASH_DELAY_MS: '5' };
 const REQUEST_TIMEOUT_MS = 30_000;
 
-type Outcome = 'hit-edge' | 'hit-coalesced' | 'miss' | 'bypass' | 'none';
-const OUTCOMES: Outcome[] = ['hit-edge', 'hit-coalesced', 'miss', 'bypass', 'none'];
+type Outcome = 'hit-isolate' | 'hit-edge' | 'hit-coalesced' | 'miss' | 'bypass' | 'none';
+const OUTCOMES: Outcome[] = ['hit-isolate', 'hit-edge', 'hit-coalesced', 'miss', 'bypass', 'none'];
 
 interface Result {
   requestsPerSecond: number;
@@ -48,6 +54,8 @@ interface Result {
   requests: number;
   /** Median of the Worker's own `total;dur` in Server-Timing (NaN for the bare Worker, which sends none). */
   workerP50: number;
+  /** CPU ms per request of the server's whole process tree (wrangler, both workerd, stand-ins): what contention cannot skew. */
+  cpuMsPerRequest: number;
   outcomes: Record<Outcome, number>;
   /** Answers other than a 200 with the Pokémon asked for (counted, not thrown: see the README). */
   errors: number;
@@ -57,6 +65,8 @@ interface Result {
 
 interface Target {
   url: string;
+  /** The server's top process: its tree's CPU time is measured. */
+  pid: number;
   headers: Record<string, string>;
   /** Whether each answer's body must be the Pokémon asked for. */
   checkBody: boolean;
@@ -96,6 +106,7 @@ async function load(target: Target, concurrency: number, durationSeconds: number
   const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
   const nonHitTimings = new Set<string>();
   let errors = 0;
+  const cpuBefore = treeCpuSeconds([target.pid]);
   const started = performance.now();
   const deadline = started + durationSeconds * 1000;
   try {
@@ -122,14 +133,15 @@ async function load(target: Target, concurrency: number, durationSeconds: number
     agent.destroy();
   }
   const elapsed = (performance.now() - started) / 1000;
+  const cpuMsPerRequest = ((treeCpuSeconds([target.pid]) - cpuBefore) * 1000) / Math.max(1, latencies.length);
   latencies.sort((a, b) => a - b);
   workerTimes.sort((a, b) => a - b);
   const workerP50 = percentile(workerTimes, 50);
-  return { requestsPerSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), requests: latencies.length, workerP50, outcomes, errors, nonHitTimings };
+  return { requestsPerSecond: latencies.length / elapsed, p50: percentile(latencies, 50), p99: percentile(latencies, 99), requests: latencies.length, workerP50, cpuMsPerRequest, outcomes, errors, nonHitTimings };
 }
 
 /** Hits (200s that Server-Timing calls `hit-…`) among all answers. */
-const hitShare = (r: Result) => (r.requests ? (r.outcomes['hit-edge'] + r.outcomes['hit-coalesced']) / r.requests : 0);
+const hitShare = (r: Result) => (r.requests ? (r.outcomes['hit-isolate'] + r.outcomes['hit-edge'] + r.outcomes['hit-coalesced']) / r.requests : 0);
 
 // ---------------------------------------------------------------- output
 
@@ -161,7 +173,7 @@ async function dev(env: Record<string, string>): Promise<DevServer> {
   stoppers.push(server.stop);
   return server;
 }
-const apiTarget = (server: DevServer): Target => ({ url: server.url, headers: authorization(server), checkBody: true });
+const apiTarget = (server: DevServer): Target => ({ url: server.url, pid: server.pid, headers: authorization(server), checkBody: true });
 
 /** Untimed: wrangler has bundled, workerd is warm, pools are open, and (cached) every id is stored. */
 async function warmUp(target: Target, concurrency: number): Promise<void> {
@@ -175,12 +187,16 @@ async function warmUp(target: Target, concurrency: number): Promise<void> {
   await load(target, concurrency, 1);
 }
 
-type Case = 'bare' | 'cached' | 'uncached';
+type Case = 'bare' | 'bareHeaders' | 'bareLookup' | 'cached' | 'uncached';
 const CASE_LABEL: Record<Case, string> = {
   bare: 'bare Hono Worker, constant answer (the floor)',
+  bareHeaders: 'bare Worker + the API\'s request and answer headers',
+  bareLookup: 'bare Worker + one Cache API lookup',
   cached: '`GET /pokemon/:id`, read cache on (TTL 60 s)',
   uncached: '`GET /pokemon/:id`, read cache off (TTL 0)',
 };
+
+const order: Case[] = ['bare', 'bareHeaders', 'bareLookup', 'cached', 'uncached'];
 
 console.log(
   `read cache: GET /pokemon/:id over ${IDS.length} ids, ${seconds} s per case, ${runs} round(s); ` +
@@ -197,12 +213,18 @@ try {
   const uncached = await dev({ DATABASE_URL: scratch.url, READ_CACHE_TTL_SECONDS: '0' });
   const bareWorker = await startBareWorker();
   stoppers.push(bareWorker.stop);
-  const targets: Record<Case, Target> = { bare: { url: bareWorker.url, headers: {}, checkBody: false }, cached: apiTarget(cached), uncached: apiTarget(uncached) };
-  const order: Case[] = ['bare', 'cached', 'uncached'];
+  const bare = (headers: Record<string, string>): Target => ({ url: bareWorker.url, pid: bareWorker.pid, headers, checkBody: false });
+  const targets: Record<Case, Target> = {
+    bare: bare({}),
+    bareHeaders: bare({ ...authorization(cached), 'X-Bench-Api-Headers': '1' }),
+    bareLookup: bare({ 'X-Bench-Lookup': '1' }),
+    cached: apiTarget(cached),
+    uncached: apiTarget(uncached),
+  };
   for (let run = 0; run < runs; run++) {
     const round = {} as Record<Case, Result>;
     // Rotate the order, so no case always gets the machine right after the same neighbour.
-    for (const name of [...order.slice(run % 3), ...order.slice(0, run % 3)]) {
+    for (const name of [...order.slice(run % order.length), ...order.slice(0, run % order.length)]) {
       await warmUp(targets[name], CONCURRENCY);
       round[name] = await load(targets[name], CONCURRENCY, seconds);
     }
@@ -212,10 +234,10 @@ try {
     for (const name of order) {
       const r = round[name];
       console.log(
-        `  ${name.padEnd(8)} ${fmt(r.requestsPerSecond).padStart(6)}/s  p50 ${fmt(r.p50, 1).padStart(5)} ms  p99 ${fmt(r.p99, 1).padStart(6)} ms  ${name === 'bare' ? '' : `Worker total;dur p50 ${fmt(r.workerP50, 1)} ms  `}` +
-          `${name === 'bare' ? '' : `hits ${pct(hitShare(r))} (${[...OUTCOMES.filter((o) => r.outcomes[o]).map((o) => `${o} ${r.outcomes[o]}`), ...(r.errors ? [`errors ${r.errors}`] : [])].join(', ')})`}`,
+        `  ${name.padEnd(11)} ${fmt(r.requestsPerSecond).padStart(6)}/s  p50 ${fmt(r.p50, 1).padStart(5)} ms  p99 ${fmt(r.p99, 1).padStart(6)} ms  CPU ${fmt(r.cpuMsPerRequest, 2)} ms/request  ${name.startsWith('bare') ? '' : `Worker total;dur p50 ${fmt(r.workerP50, 1)} ms  `}` +
+          `${name.startsWith('bare') ? '' : `hits ${pct(hitShare(r))} (${[...OUTCOMES.filter((o) => r.outcomes[o]).map((o) => `${o} ${r.outcomes[o]}`), ...(r.errors ? [`errors ${r.errors}`] : [])].join(', ')})`}`,
       );
-      if (name !== 'bare' && r.nonHitTimings.size && (name === 'cached' || r.errors)) console.log(`           non-hits said: ${[...r.nonHitTimings].join(' | ')}`);
+      if (!name.startsWith('bare') && r.nonHitTimings.size && (name === 'cached' || r.errors)) console.log(`           non-hits said: ${[...r.nonHitTimings].join(' | ')}`);
     }
   }
   await stopAll();
@@ -246,14 +268,14 @@ try {
 const of = (name: Case) => rounds.map((round) => round[name]);
 const throughput = [
   `\nmin / **median** / max of ${rounds.length} rounds, concurrency ${CONCURRENCY}, ${seconds} s per case (load average after each round: ${loads.join('; ')}):\n`,
-  '| case | req/s | ÷ bare Worker | p50 ms | p99 ms | Worker `total;dur` p50 ms | cache hits | bad answers |',
-  '|---|---|---|---|---|---|---|---|',
-  ...(['bare', 'cached', 'uncached'] as const).map((name) => {
+  '| case | req/s | ÷ bare Worker | p50 ms | p99 ms | CPU ms / request | Worker `total;dur` p50 ms | cache hits | bad answers |',
+  '|---|---|---|---|---|---|---|---|---|',
+  ...order.map((name) => {
     const results = of(name);
     const ratios = rounds.map((round) => round[name].requestsPerSecond / round.bare.requestsPerSecond);
     return (
       `| ${CASE_LABEL[name]} | ${spread(results.map((r) => r.requestsPerSecond), (n) => fmt(n))} | ${name === 'bare' ? '1' : spread(ratios, (n) => n.toFixed(2))} | ` +
-      `${spread(results.map((r) => r.p50), (n) => fmt(n, 1))} | ${spread(results.map((r) => r.p99), (n) => fmt(n, 1))} | ${name === 'bare' ? '—' : spread(results.map((r) => r.workerP50), (n) => fmt(n, 1))} | ${name === 'bare' ? '—' : spread(results.map(hitShare), pct)} | ${spread(results.map((r) => r.errors), (n) => fmt(n))} |`
+      `${spread(results.map((r) => r.p50), (n) => fmt(n, 1))} | ${spread(results.map((r) => r.p99), (n) => fmt(n, 1))} | ${spread(results.map((r) => r.cpuMsPerRequest), (n) => fmt(n, 2))} | ${name.startsWith('bare') ? '—' : spread(results.map((r) => r.workerP50), (n) => fmt(n, 1))} | ${name.startsWith('bare') ? '—' : spread(results.map(hitShare), pct)} | ${spread(results.map((r) => r.errors), (n) => fmt(n))} |`
     );
   }),
 ].join('\n');

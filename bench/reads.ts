@@ -9,7 +9,8 @@
  * artificial lag), migrated through the Neon stand-in (local/db-migrate.ts) and seeded with
  * TRAINERS × POKEMON_PER_TRAINER rows by SQL on the primary; then we wait until the replica
  * has replayed it all. Each round starts `npm run dev` (stand-ins + `wrangler dev`, on free
- * ports, in-memory Redis — these routes never touch it) twice, one at a time: with
+ * ports, in-memory Redis — these routes never touch it; the read cache off, so every read
+ * reaches a database: the cache has its own part, bench/cache.ts) twice, one at a time: with
  * DATABASE_URL = the primary alone (A), and with DATABASE_REPLICA_URL = the replica too (B,
  * then B' on the same server). The order of A and B alternates between rounds.
  *
@@ -358,12 +359,12 @@ try {
   for (let run = 0; run < runs; run++) {
     const round: Round = new Map(CONCURRENCY.map((c) => [c, {} as Record<CaseName, Result>]));
     const primaryOnly = async () =>
-      withDevServer({ DATABASE_URL: cluster.primaryUrl }, async (server) => {
+      withDevServer({ DATABASE_URL: cluster.primaryUrl, READ_CACHE_TTL_SECONDS: '0' }, async (server) => {
         await warmUp(server, false);
         for (const concurrency of CONCURRENCY) round.get(concurrency)!.A = await load(server, concurrency, false);
       });
     const withReplica = async () =>
-      withDevServer({ DATABASE_URL: cluster.primaryUrl, DATABASE_REPLICA_URL: cluster.replicaUrl }, async (server) => {
+      withDevServer({ DATABASE_URL: cluster.primaryUrl, DATABASE_REPLICA_URL: cluster.replicaUrl, READ_CACHE_TTL_SECONDS: '0' }, async (server) => {
         await warmUp(server, true);
         for (const concurrency of CONCURRENCY) round.get(concurrency)!.B = await load(server, concurrency, false);
         for (const concurrency of CONCURRENCY) round.get(concurrency)!["B'"] = await load(server, concurrency, true);

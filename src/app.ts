@@ -1,10 +1,10 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
-import { cors } from 'hono/cors';
 import { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from './env.ts';
 import { apiDocument } from './openapi/document.ts';
 import { docsPage } from './openapi/reference.ts';
 import { authenticate } from './http/auth.ts';
+import { crossOrigin, secureHeadersOptions } from './http/headers.ts';
 import { readCache } from './platform/read-cache.ts';
 import { requestLog } from './platform/request-log.ts';
 import { Problem, problemFor, problemResponse } from './platform/problem.ts';
@@ -36,20 +36,10 @@ function allowedMethods(app: OpenAPIHono<AppEnv>, path: string): string[] {
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ strict: false });
 
-  // API answers are data, never pages: no script, no framing. `/docs` sets its own policy.
   app.use('*', requestLog);
-  app.use('*', secureHeaders({ contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] }, overwrite: false }));
+  app.use('*', secureHeaders(secureHeadersOptions));
   app.use('*', services);
-  app.use(
-    '*',
-    cors({
-      origin: (origin, c) => (c.var.services.config.auth.corsOrigins.includes(origin) ? origin : null),
-      allowMethods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
-      allowHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'X-Bookmark', 'X-Request-Id', 'If-Match', 'If-None-Match'],
-      exposeHeaders: ['X-Request-Id', 'Server-Timing', 'Location', 'ETag', 'Retry-After', 'Idempotent-Replayed', 'RateLimit', 'RateLimit-Policy', 'X-Bookmark', 'WWW-Authenticate'],
-      maxAge: 600,
-    }),
-  );
+  app.use('*', crossOrigin);
   app.use('*', authenticate);
   app.use('*', readCache);
 

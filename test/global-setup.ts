@@ -210,6 +210,27 @@ async function start(project: TestProject, cleanups: (() => Promise<unknown>)[])
   const slowUpstash = await startUpstashRest({ engine: slowRedis, token: randomBytes(16).toString('hex'), delayMs: standinDelayMs });
   cleanups.push(() => slowRedis.close(), slowNeon.close, slowUpstash.close);
   project.provide('delayedStandins', { delayMs: standinDelayMs, neonUrl: slowNeon.url, upstashUrl: slowUpstash.url });
+  // A private Upstash stand-in that a test may kill (`POST <stopUrl>`): never the run's shared one.
+  const privateEngine = createMemoryEngine();
+  const privateToken = randomBytes(16).toString('hex');
+  const privateUpstash = await startUpstashRest({ engine: privateEngine, token: privateToken });
+  let privateStopped = false;
+  const stopPrivate = async () => {
+    if (privateStopped) return;
+    privateStopped = true;
+    await privateUpstash.close();
+    await privateEngine.close();
+  };
+  const privateControl = await listen(async (req, res) => {
+    if (req.method === 'POST' && req.url === '/stop') {
+      await stopPrivate();
+      sendJson(res, 200, { stopped: 'private upstash stand-in' });
+      return;
+    }
+    sendJson(res, 404, { error: `no ${req.method} ${req.url}` });
+  });
+  cleanups.push(stopPrivate, privateControl.close);
+  project.provide('privateRedis', { url: privateUpstash.url, token: privateToken, stopUrl: `${privateControl.url}/stop` });
   const blackHole = await startBlackHole();
   cleanups.push(blackHole.close);
   project.provide('blackHoleUrl', blackHole.url);

@@ -29,6 +29,8 @@ declare module 'vitest' {
     faultControlUrl?: string;
     /** Stand-ins started with `delayMs` (NEON_HTTP_DELAY_MS / UPSTASH_DELAY_MS): Neon's serves no database. */
     delayedStandins: { delayMs: number; neonUrl: string; upstashUrl: string };
+    /** A private Upstash stand-in (in-memory engine) of its own that `POST stopUrl` kills, for a test of Redis dying. */
+    privateRedis: { url: string; token: string; stopUrl: string };
     /** `TEST_SEED` from the environment (vitest.config.ts): the seed randomized tests replay; unset for a random one. */
     testSeed?: string;
   }

@@ -1,46 +1,88 @@
 /**
  * The edge read cache (turned on here with READ_CACHE_TTL_SECONDS; the rest of the suite runs
  * without it): hits cost no database round trip, every kind of write invalidates what it
- * changed before it answers, a slow fill cannot resurrect an old value, conditional requests.
+ * changed before it answers — in every isolate of the location —, neither a slow fill nor crossed
+ * puts of the generation record can bring an old value back, conditional requests, Redis dying.
+ * Each case starts as a fresh isolate in a location without a generation record would.
  */
-import { describe, expect, it } from 'vitest';
-import { generationUrl, readCacheKey } from '../src/platform/read-cache.ts';
+import { Redis } from '@upstash/redis/cloudflare';
+import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { forgetIsolateState, GENERATION_KEY, GENERATION_RECORD, publishGeneration, readCacheKey, refillGeneration } from '../src/platform/read-cache.ts';
 import { call, callWithBindings, DEAD_URL, expectProblem, roundTrips, type CallInit } from './support/api.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
+import { makeOffer, trainerWithKey } from './support/offers.ts';
 
 const CACHE_ON = { READ_CACHE_TTL_SECONDS: '60' };
 const cached = (path: string, init: CallInit = {}) => callWithBindings(CACHE_ON, path, init);
 const outcome = (response: Response) => /cache;desc="([^"]+)"/.exec(response.headers.get('Server-Timing') ?? '')?.[1];
+const bindings = inject('bindings');
+/** The run's Redis, read directly for the generation the Worker keeps there. */
+const redis = new Redis({ url: bindings.UPSTASH_REDIS_REST_URL, token: bindings.UPSTASH_REDIS_REST_TOKEN, enableTelemetry: false, enableAutoPipelining: false });
+const generationInRedis = async () => String((await redis.get<number>(GENERATION_KEY)) ?? 0);
+/** The generation this location's readers use: its record in the Cache API. */
+const generationAtLocation = async () => (await caches.default.match(GENERATION_RECORD))?.headers.get('X-Read-Cache-Generation') ?? undefined;
 
 async function json<T = Record<string, any>>(response: Response): Promise<T> {
   expect(response.status, await response.clone().text()).toBe(200);
   return (await response.json()) as T;
 }
 
+beforeEach(async () => {
+  forgetIsolateState();
+  await caches.default.delete(GENERATION_RECORD);
+});
+
 describe('hits', () => {
-  it('answers a repeated read from the location’s cache with no database round trip', async () => {
+  it('answers a repeated read from the isolate, then from the location, with no database round trip', async () => {
     const trainer = await createTrainer();
     const first = await cached(`/trainers/${trainer.id}`);
     expect(outcome(first)).toBe('miss');
-    // The primary answers a miss (Redis too, when this location has no generation record yet).
-    expect(roundTrips(first)).toMatchObject({ db: 1, replica: 0 });
+    // No record at the location: the counter is read, the record put, the counter read again
+    // (a writer may have put in between); the primary answers the miss.
+    expect(roundTrips(first)).toEqual({ db: 1, replica: 0, redis: 2 });
+    expect(await generationAtLocation()).toMatch(/^\d+$/);
     const second = await cached(`/trainers/${trainer.id}`);
-    expect(outcome(second)).toBe('hit-edge');
+    expect(outcome(second)).toBe('hit-isolate');
     expect(roundTrips(second)).toEqual({ db: 0, replica: 0, redis: 0 });
     expect(await second.json()).toEqual(await first.json());
     expect(second.headers.get('ETag')).toBe(first.headers.get('ETag'));
+    // Another isolate of the location: the record and the entry are in the Cache API, no Redis.
+    forgetIsolateState();
+    const third = await cached(`/trainers/${trainer.id}`);
+    expect(outcome(third)).toBe('hit-edge');
+    expect(roundTrips(third)).toEqual({ db: 0, replica: 0, redis: 0 });
+    expect(third.headers.get('ETag')).toBe(first.headers.get('ETag'));
+    expect(outcome(await cached(`/trainers/${trainer.id}`))).toBe('hit-isolate');
   });
 
-  it('keeps an entry for READ_CACHE_TTL_SECONDS, and the Pokédex for an hour', async () => {
+  it('keeps an entry for READ_CACHE_TTL_SECONDS (its expiry read, not waited for), and the Pokédex for an hour', async () => {
     const trainer = await createTrainer();
     const url = new URL(`http://api.test/trainers/${trainer.id}`);
+    const before = Date.now();
     expect((await callWithBindings({ READ_CACHE_TTL_SECONDS: '7' }, url.pathname)).status).toBe(200);
-    const generation = await (await caches.default.match(generationUrl))!.text();
-    const entry = await caches.default.match(readCacheKey(generation, url));
+    const entry = await caches.default.match(readCacheKey((await generationAtLocation())!, url));
     expect(entry?.headers.get('Cache-Control')).toBe('max-age=7');
+    // The record lives as long: a location re-reads the counter once per TTL.
+    const record = await caches.default.match(GENERATION_RECORD);
+    expect(record?.headers.get('Cache-Control')).toBe('max-age=7');
+    expect(Number(record?.headers.get('X-Read-Cache-Expires'))).toBeGreaterThanOrEqual(before + 7000);
+    const expires = Number(entry?.headers.get('X-Read-Cache-Expires'));
+    expect(expires).toBeGreaterThanOrEqual(before + 7000);
+    expect(expires).toBeLessThanOrEqual(Date.now() + 7000);
     const species = await cached('/species/pikachu');
     expect(species.headers.get('Cache-Control')).toBe('public, max-age=3600');
     expect((await caches.default.match(readCacheKey('species', new URL('http://api.test/species/pikachu'))))?.headers.get('Cache-Control')).toBe('max-age=3600');
+  });
+
+  it('never serves an entry past its expiry, even one the Cache API still returns', async () => {
+    const trainer = await createTrainer();
+    const url = new URL(`http://api.test/trainers/${trainer.id}`);
+    expect((await cached(`${url.pathname}/pokemon`)).status).toBe(200); // records the location's generation
+    const expired = { 'Content-Type': 'application/json', ETag: '"expired"', 'Cache-Control': 'max-age=60', 'X-Read-Cache-Expires': String(Date.now() - 1) };
+    await caches.default.put(readCacheKey((await generationAtLocation())!, url), new Response('{"id":"expired"}', { headers: expired }));
+    const read = await cached(url.pathname);
+    expect(outcome(read)).toBe('miss');
+    expect((await json(read)).id).toBe(trainer.id);
   });
 
   it('is bypassed by a request carrying X-Bookmark, which the database answers', async () => {
@@ -62,7 +104,7 @@ describe('hits', () => {
 describe('stampedes', () => {
   it('fills a key once when many misses of it arrive at once', async () => {
     const trainer = await createTrainer();
-    await cached('/species/1'); // this location has a generation record: every reader below uses the same key
+    await cached(`/trainers/${trainer.id}`); // this isolate knows the generation: every reader below uses the same key
     const answers = await Promise.all(Array.from({ length: 6 }, () => cached(`/trainers/${trainer.id}/pokemon`)));
     for (const answer of answers) expect((await json(answer)).data).toEqual([]);
     expect(answers.reduce((sum, answer) => sum + roundTrips(answer).db + roundTrips(answer).replica, 0)).toBe(1);
@@ -121,15 +163,143 @@ describe('freshness: every write invalidates what it changed before it answers',
     expect((await json(await cached(`/trainers?q=${prefix}`))).data).toHaveLength(2);
   });
 
+  it('after an upload commit of Pokémon: the owner’s count and list', async () => {
+    const trainer = await createTrainer();
+    expect((await json(await cached(`/trainers/${trainer.id}`))).pokemonCount).toBe(0);
+    expect((await json(await cached(`/trainers/${trainer.id}/pokemon`))).data).toEqual([]);
+    const prefix = uniqueId('cached-pk');
+    const csv = `id,nickname,species,level,owner,dateOfOwnership\n${prefix}-1,A,pikachu,5,${trainer.id},2020-01-01\n${prefix}-2,B,eevee,6,${trainer.id},2020-01-02`;
+    const staged = await cached('/uploads?type=pokemon&commit=true', { method: 'POST', body: csv, headers: { 'Content-Type': 'text/csv' } });
+    expect(staged.status, await staged.clone().text()).toBe(201);
+    expect((await json(await cached(`/trainers/${trainer.id}`))).pokemonCount).toBe(2);
+    expect((await json(await cached(`/trainers/${trainer.id}/pokemon`))).data).toHaveLength(2);
+  });
+
+  it('after DELETE of a Pokémon: it, its trainer’s count and list', async () => {
+    const trainer = await createTrainer();
+    const pokemon = await createPokemon(trainer.id);
+    expect((await json(await cached(`/trainers/${trainer.id}`))).pokemonCount).toBe(1);
+    expect((await cached(`/pokemon/${pokemon.id}`)).status).toBe(200);
+    expect((await cached(`/pokemon/${pokemon.id}`, { method: 'DELETE' })).status).toBe(204);
+    expect((await cached(`/pokemon/${pokemon.id}`)).status).toBe(404);
+    expect((await json(await cached(`/trainers/${trainer.id}`))).pokemonCount).toBe(0);
+    expect((await json(await cached(`/trainers/${trainer.id}/pokemon`))).data).toEqual([]);
+  });
+
+  it('after an accepted offer: each Pokémon, both trainers’ lists, the history, the exchanges', async () => {
+    const [ash, misty] = [await trainerWithKey(1), await trainerWithKey(1)];
+    const [given, wanted] = [ash.pokemon[0]!, misty.pokemon[0]!];
+    expect((await json(await cached(`/pokemon/${given}`))).owner).toBe(ash.id);
+    expect((await json(await cached(`/trainers/${misty.id}/pokemon`))).data.map((p: { id: string }) => p.id)).toEqual([wanted]);
+    expect((await json(await cached(`/pokemon/${wanted}/history`))).data).toHaveLength(1);
+    expect((await json(await cached(`/exchanges?trainer=${ash.id}`))).data).toEqual([]);
+    const offer = await makeOffer(ash.key, { to: misty.id, give: [given], want: [wanted] });
+    // The accept goes through the cache's middleware like any write (with the cache on).
+    const accepted = await callWithBindings(CACHE_ON, `/offers/${offer.id}/accept`, { method: 'POST', key: misty.key });
+    expect(accepted.status, await accepted.clone().text()).toBe(201);
+    expect((await json(await cached(`/pokemon/${given}`))).owner).toBe(misty.id);
+    expect((await json(await cached(`/pokemon/${wanted}`))).owner).toBe(ash.id);
+    expect((await json(await cached(`/trainers/${misty.id}/pokemon`))).data.map((p: { id: string }) => p.id)).toEqual([given]);
+    expect((await json(await cached(`/pokemon/${wanted}/history`))).data).toHaveLength(2);
+    expect((await json(await cached(`/exchanges?trainer=${ash.id}`))).data).toHaveLength(1);
+  });
+});
+
+describe('races', () => {
   it('never serves a slow fill that lands after the write (versioned by generation)', async () => {
     const trainer = await createTrainer();
     const url = new URL(`http://api.test/trainers/${trainer.id}`);
     const stale = await json(await cached(url.pathname));
-    const before = await (await caches.default.match(generationUrl))!.text();
+    const before = (await generationAtLocation())!;
     expect((await cached(url.pathname, { method: 'PATCH', json: { lastName: 'Renamed' } })).status).toBe(200);
     // A read that started before the PATCH stores its (old) answer only now.
-    await caches.default.put(readCacheKey(before, url), new Response(JSON.stringify(stale), { headers: { 'Cache-Control': 'max-age=60' } }));
+    const headers = { 'Content-Type': 'application/json', ETag: '"stale"', 'Cache-Control': 'max-age=60', 'X-Read-Cache-Expires': String(Date.now() + 60_000) };
+    await caches.default.put(readCacheKey(before, url), new Response(JSON.stringify(stale), { headers }));
     expect((await json(await cached(url.pathname))).lastName).toBe('Renamed');
+    // Nor does another isolate of the location: it reads the record the write put.
+    forgetIsolateState();
+    expect((await json(await cached(url.pathname))).lastName).toBe('Renamed');
+  });
+
+  it('a write answers only after its location\'s record moved: an isolate with a hot entry sees it at once', async () => {
+    const trainer = await createTrainer();
+    const path = `/trainers/${trainer.id}`;
+    expect(outcome(await cached(path))).toBe('miss');
+    expect(outcome(await cached(path))).toBe('hit-isolate');
+    const before = Number(await generationAtLocation());
+    // The write leaves this isolate's memory (the hot entry, the generation it last read at) as
+    // it was: to this isolate it is a write by another isolate of the location.
+    const written = await cached(path, { method: 'PATCH', json: { firstName: 'Elsewhere' } });
+    expect(written.status).toBe(200);
+    // INCR, the record's put, the GET that checks no other writer overtook it.
+    expect(roundTrips(written).redis).toBe(2);
+    expect(Number(await generationAtLocation())).toBeGreaterThan(before);
+    const read = await cached(path);
+    expect(outcome(read)).toBe('miss');
+    expect(roundTrips(read).redis).toBe(0);
+    expect((await json(read)).firstName).toBe('Elsewhere');
+  });
+
+  it('crossed writers: a put that lands after a later writer\'s put catches up with the counter', async () => {
+    const trainer = await createTrainer();
+    const path = `/trainers/${trainer.id}`;
+    expect(outcome(await cached(path))).toBe('miss');
+    // Writer A's INCR answers first, but its put is slow…
+    const slowWriter = await redis.incr(GENERATION_KEY);
+    // …writer B increments after it, puts its generation and answers…
+    expect((await cached(path, { method: 'PATCH', json: { firstName: 'Later' } })).status).toBe(200);
+    const afterB = Number(await generationAtLocation());
+    expect(afterB).toBeGreaterThan(slowWriter);
+    expect(outcome(await cached(path))).toBe('miss');
+    expect(outcome(await cached(path))).toBe('hit-isolate');
+    // …then A's put lands, and A re-reads the counter and puts B's generation back.
+    expect(await publishGeneration(caches.default, redis, slowWriter, 60)).toBeGreaterThanOrEqual(afterB);
+    expect(Number(await generationAtLocation())).toBeGreaterThanOrEqual(afterB);
+    const read = await cached(path);
+    expect((await json(read)).firstName).toBe('Later');
+  });
+
+  it('a cold location refills its record from the counter, and a reader never puts back a value a writer overtook', async () => {
+    const trainer = await createTrainer();
+    const path = `/trainers/${trainer.id}`;
+    expect(await generationAtLocation()).toBeUndefined();
+    const counterBefore = Number(await generationInRedis());
+    expect((await json(await cached(path))).firstName).toBe(trainer.firstName);
+    expect(Number(await generationAtLocation())).toBeGreaterThanOrEqual(counterBefore);
+    // Evicted again: a reader finds no record and reads the counter…
+    await caches.default.delete(GENERATION_RECORD);
+    const readerSaw = (await redis.get<number>(GENERATION_KEY)) ?? 0;
+    // …a write lands (its INCR, its put) before the reader's refill…
+    expect((await cached(path, { method: 'PATCH', json: { firstName: 'Refilled' } })).status).toBe(200);
+    const written = await generationAtLocation();
+    expect(Number(written)).toBeGreaterThan(readerSaw);
+    // …which finds the record present and keeps it, without even a catch-up read (its Redis is unreachable here).
+    const unreachable = new Redis({ url: DEAD_URL, token: 'none', enableTelemetry: false, enableAutoPipelining: false, retry: false });
+    expect(await refillGeneration(caches.default, unreachable, readerSaw, 60)).toBe(written);
+    expect(await generationAtLocation()).toBe(written);
+    expect((await json(await cached(path))).firstName).toBe('Refilled');
+  });
+  it('a Redis that lost its counter never hands out a generation that cached entries were filled at', async () => {
+    const trainer = await createTrainer();
+    const path = `/trainers/${trainer.id}`;
+    // Filled at a small generation, as a young counter has.
+    await redis.set(GENERATION_KEY, 1);
+    expect((await json(await cached(path))).firstName).toBe(trainer.firstName);
+    expect(await generationAtLocation()).toBe('1');
+    // Redis restarts empty, the location forgets its record; the entries stay.
+    await redis.del(GENERATION_KEY);
+    await caches.default.delete(GENERATION_RECORD);
+    forgetIsolateState();
+    expect((await cached(path, { method: 'PATCH', json: { firstName: 'Restarted' } })).status).toBe(200);
+    expect((await json(await cached(path))).firstName).toBe('Restarted');
+    // The counter started again from the clock, far above the generations filled before.
+    expect(Number(await generationInRedis())).toBeGreaterThan(Date.now() * 1000 - 60_000_000);
+    // A reader that finds neither counter nor record starts it the same way.
+    await redis.del(GENERATION_KEY);
+    await caches.default.delete(GENERATION_RECORD);
+    forgetIsolateState();
+    await cached(path);
+    expect(Number(await generationAtLocation())).toBeGreaterThan(Date.now() * 1000 - 60_000_000);
   });
 });
 
@@ -158,15 +328,41 @@ describe('degradation', () => {
   it('reads from the database and writes go on when Redis is unreachable', async () => {
     const trainer = await createTrainer();
     const dead = { ...CACHE_ON, UPSTASH_REDIS_REST_URL: DEAD_URL };
-    // Forget this location's generation record, so the read must ask Redis for it.
-    await caches.default.delete(generationUrl);
     const read = await callWithBindings(dead, `/trainers/${trainer.id}`);
     expect(outcome(read)).toBe('bypass');
     expect((await json(read)).id).toBe(trainer.id);
     const written = await callWithBindings(dead, `/trainers/${trainer.id}`, { method: 'PATCH', json: { firstName: 'Offline' } });
     expect(written.status).toBe(200);
-    // The write still started a new generation here: nothing cached before it is served.
+    // The write still started a new generation here (a local one): nothing cached before it is served.
     expect((await json(await cached(`/trainers/${trainer.id}`))).firstName).toBe('Offline');
+  });
+
+  it('keeps answering 200 when its Redis is killed: hits, then the database, and writes invalidate this isolate', async () => {
+    const { url, token, stopUrl } = inject('privateRedis');
+    const own = { ...CACHE_ON, UPSTASH_REDIS_REST_URL: url, UPSTASH_REDIS_REST_TOKEN: token };
+    const trainer = await createTrainer();
+    const path = `/trainers/${trainer.id}`;
+    expect(outcome(await callWithBindings(own, path))).toBe('miss');
+    expect(outcome(await callWithBindings(own, path))).toBe('hit-isolate');
+    expect((await fetch(stopUrl, { method: 'POST' })).status).toBe(200);
+    // The location's record needs no Redis: hits go on, in this isolate and in a fresh one.
+    const hit = await callWithBindings(own, path);
+    expect(outcome(hit)).toBe('hit-isolate');
+    expect(roundTrips(hit).redis).toBe(0);
+    forgetIsolateState();
+    expect(outcome(await callWithBindings(own, path))).toBe('hit-edge');
+    // A location without a record cannot learn the generation: the database answers.
+    await caches.default.delete(GENERATION_RECORD);
+    const read = await callWithBindings(own, path);
+    expect(outcome(read)).toBe('bypass');
+    expect((await json(read)).id).toBe(trainer.id);
+    const written = await callWithBindings(own, path, { method: 'PATCH', json: { firstName: 'AfterRedis' } });
+    expect(written.status).toBe(200);
+    // The write's INCR failed: a generation of the location's own, so reads are cached again here, and fresh.
+    const after = await callWithBindings(own, path);
+    expect(outcome(after)).toBe('miss');
+    expect((await json(after)).firstName).toBe('AfterRedis');
+    expect(outcome(await callWithBindings(own, path))).toBe('hit-isolate');
   });
 });
 

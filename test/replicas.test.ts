@@ -138,6 +138,10 @@ describe('reads through the API with a lagging replica', { timeout: delayMs + 30
     const patched = await callWithBindings(cacheOn, `/trainers/${id}`, { method: 'PATCH', json: { firstName: 'Fresh' } });
     expect(patched.status).toBe(200);
     expect(((await (await callWithBindings(cacheOn, `/trainers/${id}`)).json()) as { firstName: string }).firstName).toBe('Fresh');
+    // The replica is still behind the PATCH: a read carrying its bookmark skips the cache and is never stale.
+    const afterWrite = await callWithBindings(cacheOn, `/trainers/${id}`, { headers: { 'X-Bookmark': patched.headers.get('X-Bookmark')! } });
+    expect(afterWrite.headers.get('Server-Timing')).toContain('cache;desc="bypass"');
+    expect(((await afterWrite.json()) as { firstName: string }).firstName).toBe('Fresh');
   });
 
   // Last: it kills this run's private replica.

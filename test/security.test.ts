@@ -161,4 +161,11 @@ describe('CORS for a configured origin', () => {
     }
     expect(response.headers.get('Vary')).toContain('Origin');
   });
+
+  it('sends no CORS headers to a request without Origin, only Vary: Origin', async () => {
+    const response = await callWithBindings({ CORS_ORIGINS: ORIGIN }, '/species/pikachu');
+    expect(response.status).toBe(200);
+    expect([...response.headers.keys()].filter((name) => name.startsWith('access-control-'))).toEqual([]);
+    expect(response.headers.get('Vary')).toContain('Origin');
+  });
 });

@@ -47,14 +47,28 @@ export async function startStandinProcess(env: Record<string, string>): Promise<
   return { engines: engines!, bindings, stop: () => stopProcess(child) };
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
+/** BENCH_PORT: the first port the servers a benchmark starts may use (each takes the next one free); unset: any free one. */
+let nextBenchPort = process.env.BENCH_PORT ? Number(process.env.BENCH_PORT) : undefined;
+
+function listensOn(port: number): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
+    const server = createServer();
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
+      const { port: bound } = server.address() as AddressInfo;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/** A free TCP port on 127.0.0.1 for a server: from BENCH_PORT up when it is set. */
+export async function freePort(): Promise<number> {
+  if (nextBenchPort === undefined) return (await listensOn(0))!;
+  for (const last = nextBenchPort + 9; nextBenchPort < last; ) {
+    const port = await listensOn(nextBenchPort++);
+    if (port !== undefined) return port;
+  }
+  throw new Error('no free port among the 9 from BENCH_PORT');
 }
 
 export interface DevServer {

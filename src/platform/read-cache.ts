@@ -1,22 +1,31 @@
 /**
- * The edge read cache, cache-aside: cacheable GETs are answered from the Workers Cache API of
- * the location (`caches.default`: no subrequest, no database round trip), else from the database
- * and stored there for `READ_CACHE_TTL_SECONDS`.
+ * The edge read cache, cache-aside, in two tiers: this isolate's memory (a bounded LRU map: no
+ * I/O at all), then the Workers Cache API of the location (`caches.default`: shared by the
+ * location's isolates, no subrequest); a miss in both reads the primary and fills both, for
+ * `READ_CACHE_TTL_SECONDS`.
  *
  * Freshness comes from a **generation**: every cached answer is stored under the generation that
- * was current when it was read, and every successful write bumps the generation (in Redis, shared
- * by all locations, and in this location's own record) *before it answers*. So after a write
- * nothing cached before it is ever served here again — whatever it changed, cascades and list
- * pages included — and a slow read that started before the write and stores its answer after it
- * stores it under the old generation, where nobody looks: the fill/invalidate race cannot leave
- * an old value in view. A location that did not see the write keeps its generation record until
- * it expires (at most the TTL), so it may serve answers up to one TTL old.
+ * was current when it was read, and every write starts a new one *before it answers*: one `INCR`
+ * in Redis (shared by all locations), then a put of the location's **generation record** in the
+ * Cache API, which every cacheable request reads (one lookup, no Redis). So after an acknowledged
+ * write no isolate of the location serves anything cached before it, whatever it changed
+ * (cascades and list pages included); and a slow read that started before the write stores its
+ * answer under the old generation, where nobody looks.
+ *
+ * The Cache API has no compare-and-set, so the record could move back when puts cross: a writer
+ * re-reads the counter after its put and puts again while it is higher ({@link publishGeneration}),
+ * and a reader refills an absent record only if it is still absent, then catches up the same way
+ * ({@link refillGeneration}). Every entry, and the record, expires `READ_CACHE_TTL_SECONDS` after
+ * its put, so no answer is ever older than the TTL, whatever Redis does; other locations see a
+ * write within that time.
  *
  * A miss reads from the primary, never a lagging replica, so a stored answer is never older
  * than the writes that came before it; requests carrying `X-Bookmark` skip the cache (the
- * database's freshness check answers them). Redis down: reads go to the database, writes still
- * invalidate this location (with a generation of their own), never a 503 because of the cache.
+ * database's freshness check answers them). Redis down: a location with a record keeps serving
+ * from it; one without reads from the database; a write records a generation of its own at its
+ * location. Never a 503 because of the cache.
  */
+import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
 import { sha256 } from './hashing.ts';
@@ -28,16 +37,31 @@ const CACHEABLE = /^\/(trainers|pokemon|exchanges|species)(\/[^/]+(\/(pokemon|hi
 export function isCacheablePath(path: string): boolean {
   return CACHEABLE.test(path);
 }
-/** The Pokédex changes only with a migration: cached for an hour whatever the TTL. */
+
+/** The Pokédex changes only with a migration: cached for an hour whatever the TTL, under a generation of its own. */
 const SPECIES = /^\/species(\/|$)/;
 const SPECIES_TTL_SECONDS = 3600;
+const SPECIES_GENERATION = 'species';
 
 export const GENERATION_KEY = 'readcache:generation';
+
+/**
+ * Where a counter Redis does not have starts: the clock in microseconds, not 0, so a Redis that
+ * lost its data (a restart without persistence, a flush, a dev stack restarted on the in-memory
+ * engine while `wrangler dev` kept its Cache API on disk) never hands out a generation that
+ * entries still cached were filled at. Writes would have to outpace a million per second to
+ * overtake it.
+ */
+const counterStart = () => Date.now() * 1000;
 /** Cache API keys must be URLs; this host is never fetched. */
 const CACHE_ORIGIN = 'https://read-cache.internal';
-export const generationUrl = `${CACHE_ORIGIN}/generation`;
 
-/** The Cache API key of an answer to `path?query` read at `generation` (query parameters sorted). */
+/** The isolate tier's bounds: well inside a 128 MB isolate; a larger answer is kept by the Cache API only. */
+const ISOLATE_MAX_ENTRIES = 2_000;
+const ISOLATE_MAX_BYTES = 16 * 1024 * 1024;
+const ISOLATE_MAX_ENTRY_BYTES = 256 * 1024;
+
+/** The cache key of an answer to `path?query` read at `generation` (query parameters sorted). */
 export function readCacheKey(generation: string, url: URL): string {
   const query = [...url.searchParams].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const search = new URLSearchParams(query).toString();
@@ -55,49 +79,189 @@ function matches(header: string | undefined, etag: string): boolean {
   return header.trim() === '*' || header.split(',').some((candidate) => candidate.trim().replace(/^W\//, '') === etag);
 }
 
-/** This location's current generation, from its own record or (when it has none) from Redis. */
-async function currentGeneration(cache: Cache, redis: Redis, ttlSeconds: number): Promise<string | undefined> {
-  const local = await cache.match(generationUrl);
-  if (local) return local.text();
+// ---------------------------------------------------------------- the generation, as the location knows it
+
+/** Cache API key of the location's generation record (a header, no body). */
+export const GENERATION_RECORD = `${CACHE_ORIGIN}/generation`;
+const GENERATION_HEADER = 'X-Read-Cache-Generation';
+const EXPIRES_HEADER = 'X-Read-Cache-Expires';
+/** How often a put that may have been overtaken re-reads the counter: each pass costs one Redis `GET`. */
+const CATCH_UP_PASSES = 3;
+/** After Redis failed, how long a location without a record reads from the database before asking Redis again. */
+const REDIS_RETRY_MS = 5_000;
+
+/** When Redis last failed this isolate: not the generation, only whether asking again is worth a round trip. */
+let redisFailedAt = -Infinity;
+
+/** The location's record, if present and not expired: the generation to read and fill at. */
+async function recordedGeneration(cache: Cache, now: number): Promise<string | undefined> {
+  const record = await cache.match(GENERATION_RECORD);
+  const generation = record?.headers.get(GENERATION_HEADER);
+  if (!generation || !(Number(record!.headers.get(EXPIRES_HEADER)) > now)) return undefined;
+  return generation;
+}
+
+function recordGeneration(cache: Cache, generation: string, ttlSeconds: number): Promise<void> {
+  const headers = { [GENERATION_HEADER]: generation, 'Cache-Control': `max-age=${ttlSeconds}`, [EXPIRES_HEADER]: String(Date.now() + ttlSeconds * 1000) };
+  return cache.put(GENERATION_RECORD, new Response(null, { headers }));
+}
+
+/**
+ * Puts `value` as the location's generation, then re-reads the counter and puts it again while
+ * it is higher (another writer's `INCR` whose put this one may have overwritten), a few passes
+ * at most. What stays open: a put delayed until after another writer's *last* put rolls the
+ * record back until its own re-read corrects it — one Redis round trip — and for a whole record
+ * lifetime (the TTL) if its isolate dies in between; the Cache API has no compare-and-set, so no
+ * put can be made conditional on the value it replaces.
+ */
+export async function publishGeneration(cache: Cache, redis: Redis, value: number, ttlSeconds: number): Promise<number> {
+  await recordGeneration(cache, String(value), ttlSeconds);
+  for (let pass = 0; pass < CATCH_UP_PASSES; pass++) {
+    const current = (await redis.get<number>(GENERATION_KEY)) ?? 0;
+    if (current <= value) break;
+    value = current;
+    await recordGeneration(cache, String(value), ttlSeconds);
+  }
+  return value;
+}
+
+/**
+ * Refills an absent record from a counter value read after the record was found absent. It puts
+ * only if the record is still absent (a writer that put meanwhile wins), then catches up like a
+ * writer, since a writer's put can still land between that check and this put.
+ */
+export async function refillGeneration(cache: Cache, redis: Redis, fromCounter: number, ttlSeconds: number): Promise<string> {
+  const recorded = await recordedGeneration(cache, Date.now());
+  if (recorded !== undefined) return recorded;
+  return String(await publishGeneration(cache, redis, fromCounter, ttlSeconds));
+}
+
+/** The location's generation: its record (one Cache API lookup), else the counter in Redis; `undefined`: bypass. */
+async function currentGeneration(cache: Cache, redis: () => Redis, ttlSeconds: number): Promise<string | undefined> {
+  const now = Date.now();
+  const recorded = await recordedGeneration(cache, now);
+  if (recorded !== undefined || now < redisFailedAt + REDIS_RETRY_MS) return recorded;
   try {
-    const generation = String((await redis.get<number>(GENERATION_KEY)) ?? 0);
-    await remember(cache, generation, ttlSeconds);
-    return generation;
+    const start = counterStart();
+    const counter = (await redis().set<number>(GENERATION_KEY, start, { nx: true, get: true })) as number | null;
+    return await refillGeneration(cache, redis(), counter ?? start, ttlSeconds);
   } catch {
+    redisFailedAt = Date.now();
     return undefined;
   }
 }
 
-function remember(cache: Cache, generation: string, ttlSeconds: number): Promise<void> {
-  return cache.put(generationUrl, new Response(generation, { headers: { 'Cache-Control': `max-age=${ttlSeconds}` } }));
-}
-
-/** Starts a new generation everywhere (Redis) and here (this location's record). */
+/** Starts a new generation everywhere (Redis) and records it at this location, before the write answers. */
 async function invalidate(cache: Cache, redis: Redis, ttlSeconds: number): Promise<void> {
-  let generation: string;
+  let value: number;
   try {
-    generation = String(await redis.incr(GENERATION_KEY));
+    // One round trip: the counter started where it is missing, then moved on.
+    const [, next] = await redis.pipeline().set(GENERATION_KEY, counterStart(), { nx: true }).incr(GENERATION_KEY).exec<[unknown, number]>();
+    value = next;
   } catch {
-    // Other locations will catch up within a TTL; this one must not serve what the write changed.
-    generation = `local-${crypto.randomUUID()}`;
+    redisFailedAt = Date.now();
+    // A generation nobody else uses: this location stops serving what the write changed; other
+    // locations see the write when their entries expire.
+    return recordGeneration(cache, `local-${crypto.randomUUID()}`, ttlSeconds);
   }
-  await remember(cache, generation, ttlSeconds);
+  try {
+    await publishGeneration(cache, redis, value, ttlSeconds);
+  } catch {
+    // The record holds the INCR's value already; only the catch-up read failed.
+  }
 }
 
-/** A filled answer as plain data: a Response belongs to the request that made it and cannot be shared. */
-interface Filled {
+// ---------------------------------------------------------------- the isolate tier
+
+/** A cached answer as plain data: a Response belongs to the request that made it and cannot be shared. */
+interface Entry {
+  generation: string;
   body: string;
-  headers: [string, string][];
+  etag: string;
+  contentType: string;
+  /** Epoch ms: `READ_CACHE_TTL_SECONDS` after the fill, in every tier. */
+  expires: number;
 }
+
+/** Least recently used first (a Map keeps insertion order; a hit moves its entry to the end). */
+const isolateEntries = new Map<string, Entry>();
+let isolateBytes = 0;
+
+function forget(key: string): void {
+  const entry = isolateEntries.get(key);
+  if (entry === undefined) return;
+  isolateEntries.delete(key);
+  isolateBytes -= entry.body.length;
+}
+
+function keep(key: string, entry: Entry): void {
+  if (entry.body.length > ISOLATE_MAX_ENTRY_BYTES) return;
+  forget(key);
+  isolateEntries.set(key, entry);
+  isolateBytes += entry.body.length;
+  for (const oldest of isolateEntries.keys()) {
+    if (isolateEntries.size <= ISOLATE_MAX_ENTRIES && isolateBytes <= ISOLATE_MAX_BYTES) break;
+    forget(oldest);
+  }
+}
+
+/**
+ * The generation this isolate's last request read at: not trusted for anything (every request
+ * asks the location), only used to free the memory of entries no request will look up again.
+ */
+let lastGeneration: string | undefined;
+
+function sawGeneration(generation: string): void {
+  if (generation === lastGeneration) return;
+  lastGeneration = generation;
+  for (const [key, entry] of isolateEntries) if (entry.generation !== generation && entry.generation !== SPECIES_GENERATION) forget(key);
+}
+
+function fromIsolate(key: string, now: number): Entry | undefined {
+  const entry = isolateEntries.get(key);
+  if (entry === undefined) return undefined;
+  if (entry.expires <= now) {
+    forget(key);
+    return undefined;
+  }
+  isolateEntries.delete(key);
+  isolateEntries.set(key, entry);
+  return entry;
+}
+
+/** Makes this isolate what a newly started one is: nothing in memory (tests start each case so). */
+export function forgetIsolateState(): void {
+  lastGeneration = undefined;
+  redisFailedAt = -Infinity;
+  isolateEntries.clear();
+  isolateBytes = 0;
+}
+
+// ---------------------------------------------------------------- the location tier (Cache API)
+
+async function fromLocation(cache: Cache, key: string, generation: string, now: number): Promise<Entry | undefined> {
+  const stored = await cache.match(key);
+  if (!stored) return undefined;
+  const expires = Number(stored.headers.get(EXPIRES_HEADER));
+  const etag = stored.headers.get('ETag');
+  if (!(expires > now) || etag === null) return undefined;
+  return { generation, body: await stored.text(), etag, contentType: stored.headers.get('Content-Type') ?? 'application/json', expires };
+}
+
+function toLocation(cache: Cache, key: string, entry: Entry, ttlSeconds: number): Promise<void> {
+  const headers = { 'Content-Type': entry.contentType, ETag: entry.etag, 'Cache-Control': `max-age=${ttlSeconds}`, [EXPIRES_HEADER]: String(entry.expires) };
+  return cache.put(key, new Response(entry.body, { headers }));
+}
+
+// ---------------------------------------------------------------- the middleware
 
 /** Misses of one key being read right now in this isolate: concurrent ones wait for the first. */
-const filling = new Map<string, Promise<Filled | undefined>>();
+const filling = new Map<string, Promise<Entry | undefined>>();
 
 export const readCache = createMiddleware<AppEnv>(async (c, next) => {
-  const { config, redis, db, roundTrips } = c.var.services;
+  const services = c.var.services;
+  const { config, roundTrips } = services;
   const ttlSeconds = config.readCacheTtlSeconds;
-  const path = c.req.path;
-  const cache = caches.default;
 
   // HEAD is routed to the GET handlers (the body is dropped afterwards).
   if (c.req.method !== 'GET' && c.req.method !== 'HEAD') {
@@ -105,64 +269,73 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
     // A 4xx changed nothing; a 5xx may have come after the database changed (e.g. Redis failed
     // after a commit), so it invalidates too.
     const status = c.res.status;
-    if (ttlSeconds > 0 && (status < 400 || status >= 500)) await invalidate(cache, redis, ttlSeconds);
+    if (ttlSeconds > 0 && (status < 400 || status >= 500)) await invalidate(caches.default, services.redis, ttlSeconds);
     return;
   }
+  const path = c.req.path;
   if (!isCacheablePath(path)) return next();
 
+  const species = SPECIES.test(path);
   const privacy = config.auth.publicReads ? 'public' : 'private';
-  const cacheControl = SPECIES.test(path) ? `${privacy}, max-age=${SPECIES_TTL_SECONDS}` : `${privacy}, no-cache`;
+  const cacheControl = species ? `${privacy}, max-age=${SPECIES_TTL_SECONDS}` : `${privacy}, no-cache`;
   const cacheable = ttlSeconds > 0 && c.req.header('X-Bookmark') === undefined;
+  const cache = caches.default;
   // Writes never change the Pokédex: its answers keep a generation of their own.
-  const generation = !cacheable ? undefined : SPECIES.test(path) ? 'species' : await currentGeneration(cache, redis, ttlSeconds);
+  const generation = !cacheable ? undefined : species ? SPECIES_GENERATION : await currentGeneration(cache, () => services.redis, ttlSeconds);
 
-  let cached: Response | undefined;
-  if (generation !== undefined) {
-    const key = readCacheKey(generation, new URL(c.req.url));
-    cached = await cache.match(key);
-    roundTrips.cacheOutcome = cached ? 'hit-edge' : 'miss';
-    if (!cached) {
-      let fill = filling.get(key);
-      if (fill === undefined) {
-        fill = (async () => {
-          db.session.readFromPrimary();
-          await next();
-          if (c.res.status !== 200) return undefined;
-          const body = await c.res.clone().text();
-          const entryTtl = SPECIES.test(path) ? SPECIES_TTL_SECONDS : ttlSeconds;
-          const headers: [string, string][] = [
-            ['Content-Type', c.res.headers.get('Content-Type') ?? 'application/json'],
-            ['ETag', await etagOf(body)],
-            ['Cache-Control', `max-age=${entryTtl}`],
-          ];
-          await cache.put(key, new Response(body, { headers }));
-          return { body, headers };
-        })().finally(() => filling.delete(key));
-        filling.set(key, fill);
-        await fill;
-      } else {
-        const filled = await fill;
-        cached = filled && new Response(filled.body, { headers: filled.headers });
-        roundTrips.cacheOutcome = cached ? 'hit-coalesced' : 'miss';
-        // The first reader got no answer worth sharing (e.g. a 404): this one asks for itself.
-        if (!cached) await next();
-      }
-    }
-  } else {
+  if (generation === undefined) {
     roundTrips.cacheOutcome = 'bypass';
     await next();
+    if (c.res.status !== 200) return;
+    const body = await c.res.clone().text();
+    return answer(c, { generation: '', body, etag: await etagOf(body), contentType: c.res.headers.get('Content-Type') ?? 'application/json', expires: 0 }, cacheControl);
   }
 
-  const answer = cached ?? c.res;
-  if (answer.status !== 200) return;
-  const etag = answer.headers.get('ETag') ?? (await etagOf(await answer.clone().text()));
-  const headers = new Headers(answer.headers);
-  headers.set('ETag', etag);
-  headers.set('Cache-Control', cacheControl);
-  headers.delete('Age');
-  if (matches(c.req.header('If-None-Match'), etag)) {
-    c.res = new Response(null, { status: 304, headers });
-    return;
+  if (!species) sawGeneration(generation);
+  const key = readCacheKey(generation, new URL(c.req.url));
+  const now = Date.now();
+  let entry = fromIsolate(key, now);
+  if (entry) {
+    roundTrips.cacheOutcome = 'hit-isolate';
+    return answer(c, entry, cacheControl);
   }
-  c.res = new Response(answer.body, { status: 200, headers });
+  entry = await fromLocation(cache, key, generation, now);
+  if (entry) {
+    roundTrips.cacheOutcome = 'hit-edge';
+    keep(key, entry);
+    return answer(c, entry, cacheControl);
+  }
+
+  const running = filling.get(key);
+  if (running !== undefined) {
+    entry = await running;
+    roundTrips.cacheOutcome = entry ? 'hit-coalesced' : 'miss';
+    // The first reader got no answer worth sharing (e.g. a 404): this one asks for itself.
+    if (!entry) return next();
+    return answer(c, entry, cacheControl);
+  }
+
+  roundTrips.cacheOutcome = 'miss';
+  const fill = (async (): Promise<Entry | undefined> => {
+    services.db.session.readFromPrimary();
+    await next();
+    if (c.res.status !== 200) return undefined;
+    const entryTtl = species ? SPECIES_TTL_SECONDS : ttlSeconds;
+    const body = await c.res.clone().text();
+    // Hashed once, at the fill: every hit sends the stored tag.
+    const filled: Entry = { generation, body, etag: await etagOf(body), contentType: c.res.headers.get('Content-Type') ?? 'application/json', expires: Date.now() + entryTtl * 1000 };
+    await toLocation(cache, key, filled, entryTtl);
+    // Kept in memory only if no later request of this isolate read at a newer generation.
+    if (species || lastGeneration === generation) keep(key, filled);
+    return filled;
+  })().finally(() => filling.delete(key));
+  filling.set(key, fill);
+  entry = await fill;
+  if (entry) answer(c, entry, cacheControl);
 });
+
+/** Sets the answer from `entry`: 304 when `If-None-Match` names its tag, else 200 with the body. */
+function answer(c: Context<AppEnv>, entry: Entry, cacheControl: string): void {
+  const headers = { 'Content-Type': entry.contentType, ETag: entry.etag, 'Cache-Control': cacheControl };
+  c.res = matches(c.req.header('If-None-Match'), entry.etag) ? new Response(null, { status: 304, headers }) : new Response(entry.body, { status: 200, headers });
+}

@@ -1,6 +1,7 @@
 /**
  * The per-request services: built once per request by {@link services} middleware from the
- * parsed configuration, and reached by handlers as `c.var.services`.
+ * parsed configuration (the database and Redis handles at their first use), and reached by
+ * handlers as `c.var.services`.
  */
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
@@ -44,11 +45,23 @@ export const services = createMiddleware<AppEnv>(async (c, next) => {
   c.set('requestId', requestId);
   // A configuration or bookmark error answers from here (the problem carries the request id).
   const config = configFor(c.env);
-  const db = createDatabases(config.database, roundTrips, requestedBookmark(c.req.header('X-Bookmark')));
-  c.set('services', { config, db, redis: createRedis(config.redis, roundTrips), roundTrips });
+  const requested = requestedBookmark(c.req.header('X-Bookmark'));
+  // Built on first use, once: a read the cache answers needs neither database nor Redis handles.
+  let db: Databases | undefined;
+  let redis: Redis | undefined;
+  c.set('services', {
+    config,
+    get db() {
+      return (db ??= createDatabases(config.database, roundTrips, requested));
+    },
+    get redis() {
+      return (redis ??= createRedis(config.redis, roundTrips));
+    },
+    roundTrips,
+  });
   await next();
   c.header('X-Request-Id', requestId);
   c.header('Server-Timing', roundTrips.toServerTiming());
-  const bookmark = db.session.bookmark;
+  const bookmark = db?.session.bookmark;
   if (bookmark) c.header('X-Bookmark', formatBookmark(bookmark));
 });

@@ -41,10 +41,19 @@ export interface UploadKind {
   preview(values: readonly string[], speciesNames: Readonly<Record<string, string>>): Record<string, string | number>;
 }
 
-/** Runs a shared zod field rule on a cell. */
+/**
+ * A spreadsheet's text marker: OWASP's CSV-injection guidance has exports (`pokemon export`)
+ * put `'` before a cell that starts with `=`, `+`, `-`, `@`, a tab or a carriage return, so
+ * that a spreadsheet shows it as text. Names may start with those and ids with `-`, so a text
+ * cell of `'` followed by such a cell (itself possibly escaped) loses that one `'`; any other
+ * `'` is data. Exports add one to exactly these cells, so the round trip is exact.
+ */
+const NEUTRALISED_FORMULA = /^'(?='*[=+\-@\t\r])/;
+
+/** Runs a shared zod field rule on a text cell, with a neutralising `'` taken off. */
 function bySchema(schema: z.ZodType<string, string>): (cell: string) => CellResult {
   return (cell) => {
-    const result = schema.safeParse(cell);
+    const result = schema.safeParse(cell.replace(NEUTRALISED_FORMULA, ''));
     return result.success ? { ok: true, value: result.data } : { ok: false, detail: result.error.issues[0]!.message };
   };
 }
@@ -72,7 +81,7 @@ function checkLevel(cell: string): CellResult {
  */
 function checkSpecies(cell: string): CellResult {
   if (DEX_NUMBER.test(cell.trim())) return { ok: true, value: String(Number(cell)) };
-  const name = speciesNameSchema.safeParse(cell);
+  const name = speciesNameSchema.safeParse(cell.replace(NEUTRALISED_FORMULA, ''));
   if (!name.success) return { ok: false, detail: name.error.issues[0]!.message };
   const slug = speciesSlug(name.data);
   return slug ? { ok: true, value: slug } : { ok: false, detail: 'is not a Pokémon species' };

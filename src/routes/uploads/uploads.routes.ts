@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { UPLOAD_TYPES } from '../../domain/uploads/kinds.ts';
-import { problemContent } from '../../openapi/problem-schema.ts';
+import { problemContent, ProblemSchema } from '../../openapi/problem-schema.ts';
 
 const UploadStatusSchema = z
   .object({
@@ -55,8 +55,10 @@ const UploadParams = z.object({ id: z.string().uuid().openapi({ param: { name: '
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const problem = (description: string) => ({ description, content: problemContent });
 const conflict = {
-  description: 'The database refuses some rows now (an id taken, an owner deleted): nothing was written, the upload stays staged.',
-  content: { 'application/problem+json': { schema: ConflictProblemSchema } },
+  description:
+    'The database refuses some rows now (an id taken, an owner deleted: `conflicts`): nothing was written, the upload stays staged; ' +
+    'or a resumable upload is still receiving pieces (`uploadOffset` says how far it is).',
+  content: { 'application/problem+json': { schema: z.union([ConflictProblemSchema, ProblemSchema]) } },
 };
 
 const TRAINER_CSV = 'id,firstName,lastName,dateOfBirth\r\ntrainer1,Ash,Ketchum,22-05-2010\r\ntrainer2,Misty,Waterflower,2011-07-03';
