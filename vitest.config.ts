@@ -35,6 +35,17 @@ export default defineConfig({
     // The Worker's request log (one JSON line per request, see src/platform/request-log.ts) is for
     // production; test/logs.test.ts reads it through a spy. Printed, it would bury the test report.
     onConsoleLog: (log) => !log.startsWith('{"level"'),
+    // `npm run test:coverage`: istanbul instruments src/ as Vite transforms it for the Workers pool
+    // (the V8 provider cannot read coverage out of workerd). A summary on stdout, the rest in coverage/.
+    coverage: {
+      provider: 'istanbul',
+      include: ['src/**/*.ts'],
+      exclude: ['src/**/*.test.ts'],
+      reporter: ['text-summary', 'html', 'lcov'],
+      reportsDirectory: './coverage',
+      // The summary still prints when a test fails: it says what the failing run did reach.
+      reportOnFailure: true,
+    },
     testTimeout: 30_000,
     hookTimeout: 60_000,
   },

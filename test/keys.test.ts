@@ -4,6 +4,7 @@
  */
 import { neon, neonConfig } from '@neondatabase/serverless';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { encodeCursor } from '../src/platform/pagination.ts';
 import { inject } from 'vitest';
 import { call, callWithBindings, expectedTrips, expectProblem, roundTrips } from './support/api.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
@@ -46,6 +47,14 @@ describe('POST /keys', () => {
   it('is refused to a write key (admin only)', async () => {
     const writer = await createKey({ scopes: ['write'] });
     expect((await expectProblem(await call('/keys', { method: 'GET', key: writer.key }), 403)).requiredScope).toBe('admin');
+  });
+});
+
+describe('GET /keys', () => {
+  it('refuses a cursor that names no key id with 422', async () => {
+    const cursor = encodeCursor('trainer-1');
+    const problem = await expectProblem(await call(`/keys?cursor=${cursor}`), 422);
+    expect(problem.errors).toEqual([expect.objectContaining({ parameter: 'cursor' })]);
   });
 });
 

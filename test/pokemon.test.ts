@@ -60,6 +60,21 @@ describe('POST /pokemon', () => {
     ]);
   });
 
+  it('checks the owner alone when the species is missing, and the species alone when the owner exists', async () => {
+    const ghost = uniqueId('ghost');
+    const ownerOnly = await expectProblem(await call('/pokemon', { method: 'POST', json: { id: uniqueId('p'), nickname: 'X', level: 5, owner: ghost, dateOfOwnership: '2020-01-01' } }), 422);
+    expect(ownerOnly.errors).toEqual([
+      { pointer: '/species', detail: 'species is required.' },
+      { pointer: '/owner', detail: expect.stringContaining(`"${ghost}"`) },
+    ]);
+    const trainer = await createTrainer();
+    const speciesOnly = await expectProblem(await call('/pokemon', { method: 'POST', json: { id: uniqueId('p'), nickname: 'X', species: 'Eevve', level: 500, owner: trainer.id, dateOfOwnership: '2020-01-01' } }), 422);
+    expect(speciesOnly.errors).toEqual([
+      { pointer: '/level', detail: 'level must be a whole number from 1 to 100.' },
+      { pointer: '/species', detail: expect.stringContaining('Eevee'), suggestions: expect.arrayContaining(['Eevee']) },
+    ]);
+  });
+
   it('refuses an existing id with 409 and leaves it unchanged', async () => {
     const trainer = await createTrainer();
     const existing = await createPokemon(trainer.id, { nickname: 'Original' });

@@ -7,7 +7,7 @@ import { neon, neonConfig } from '@neondatabase/serverless';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import app from '../src/index.ts';
 import { requiredScope } from '../src/http/auth.ts';
-import { trainerMayCall } from '../src/http/trainer-access.ts';
+import { trainerMayCall, trainerRefusal } from '../src/http/trainer-access.ts';
 import { call, callWithBindings, expectedTrips, expectProblem, roundTrips } from './support/api.ts';
 import { historyOf, ownerOf } from './support/exchanges.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
@@ -123,6 +123,19 @@ describe('a trainer key', () => {
     await expectProblem(await call(`/pokemon/${pokemon[1]}`, { method: 'PATCH', key, json: { species: 'pikachoo' } }), 422);
     expect((await call(`/pokemon/${pokemon[1]}`, { method: 'DELETE', key })).status).toBe(204);
     expect(await ownerOf(pokemon[0]!)).toBeDefined();
+  });
+});
+
+describe('the refusal a trainer key gets', () => {
+  it('reads HEAD as GET and ignores a trailing slash', () => {
+    expect(trainerRefusal('HEAD', '/offers', 'ash')).toBeUndefined();
+    expect(trainerRefusal('PATCH', '/trainers/ash/', 'ash')).toBeUndefined();
+    expect(trainerRefusal('PATCH', '/trainers/misty/', 'ash')).toBe('A trainer key acts only for its own trainer ("ash"), not for "misty".');
+  });
+
+  it('says why a route is refused, or that the key acts only for its own trainer', () => {
+    expect(trainerRefusal('POST', '/uploads/', 'ash')).toBe('Uploads are for write keys: a trainer key acts only for its own trainer.');
+    expect(trainerRefusal('PUT', '/species/25', 'ash')).toBe('A trainer key may not PUT /species/25: it acts only for its own trainer, its Pokémon and its offers.');
   });
 });
 

@@ -119,6 +119,27 @@ describe('CSV uploads: stage and commit', () => {
 });
 
 describe('CSV uploads: validation', () => {
+  it('counts every error but lists the first 1000, in file order', async () => {
+    const rows = Array.from({ length: 2_500 }, (_, i) => `${uniqueId('many')}-${i},Trainer,Surname,31-02-1990`);
+    const problem = await expectProblem(await upload('type=trainer', [TRAINER_HEADER, ...rows].join('\n')), 422);
+    expect(problem.errorCount).toBe(2_500);
+    expect(problem.errors).toHaveLength(1_000);
+    expect(problem.errors.map((e: any) => e.line)).toEqual(Array.from({ length: 1_000 }, (_, i) => i + 2));
+  });
+
+  it('echoes at most 100 characters of a bad value, never half a surrogate pair', async () => {
+    const long = `${'x'.repeat(99)}😀${'y'.repeat(50)}`;
+    const rows = [`${uniqueId('echo')}-1,${'a'.repeat(150)},Surname,1990-01-01`, `${uniqueId('echo')}-2,Ash,Ketchum,${long}`];
+    const problem = await expectProblem(await upload('type=trainer', [TRAINER_HEADER, ...rows].join('\n')), 422);
+    expect(problem.errors.map((e: any) => e.value)).toEqual([`${'a'.repeat(100)}…`, `${'x'.repeat(99)}…`]);
+  });
+
+  it('refuses a file with more rows than UPLOAD_MAX_ROWS with 413', async () => {
+    const rows = Array.from({ length: 4 }, (_, i) => `${uniqueId('rows')}-${i},Trainer,Surname,1990-01-01`);
+    const response = await callWithBindings({ UPLOAD_MAX_ROWS: '3' }, '/uploads?type=trainer', { method: 'POST', body: [TRAINER_HEADER, ...rows].join('\n'), headers: csv });
+    expect(await expectProblem(response, 413)).toMatchObject({ maxRows: 3, detail: 'The file has more than 3 rows; split it into several uploads.' });
+  });
+
   it('reports every bad row with its line, stages nothing and writes nothing', async () => {
     const prefix = uniqueId('bad');
     const existing = await createTrainer();
@@ -219,6 +240,7 @@ describe('CSV uploads: commit semantics', () => {
     const staged = await stage('type=pokemon', pokemonFile(uniqueId('orphan'), 2, [owner.id]));
     expect((await call(`/trainers/${owner.id}`, { method: 'DELETE' })).status).toBe(204);
     const problem = await expectProblem(await commit(staged.id), 409);
+    expect(problem.detail).toMatch(/^2 rows conflict with the database now; nothing was written\./);
     expect(problem.conflicts).toEqual([
       expect.objectContaining({ column: 'owner', value: owner.id }),
       expect.objectContaining({ column: 'owner', value: owner.id }),
@@ -282,6 +304,15 @@ describe('CSV uploads: commit semantics', () => {
     // Expired together: no chunks outlive their status.
     expect(await redis.exists(keys.meta, keys.chunks)).toBe(0);
     await expectProblem(await commit(staged.id), 404);
+  });
+
+  it('answers 404 to a commit whose chunks Redis lost (evicted) while its status remains, and writes nothing', async () => {
+    const prefix = uniqueId('evicted');
+    const staged = await stage('type=trainer', trainerFile(prefix, 2));
+    expect(await redis.del(uploadKeys(staged.id).chunks)).toBe(1);
+    const problem = await expectProblem(await commit(staged.id), 404);
+    expect(problem.detail).toBe(`There is no staged upload "${staged.id}" (it may have expired).`);
+    expect(await trainerExists(`${prefix}-0`)).toBe(false);
   });
 
   it('stages and commits 100,000 Pokémon in at most 5 round trips', { timeout: 60_000 }, async () => {
