@@ -62,10 +62,11 @@ describe('PATCH /uploads/{id}: the headers', () => {
   const patch = (headers: Record<string, string>) => call(`/uploads/${id}`, { method: 'PATCH', body: 'x', headers });
 
   it('asks for Upload-Offset and Upload-Complete, naming each', async () => {
-    const noOffset = await expectProblem(await patch({ 'Content-Type': 'application/partial-upload', 'Upload-Complete': '?1' }), 400);
-    expect(noOffset.detail).toBe('Upload-Offset must be a non-negative integer.');
-    const noComplete = await expectProblem(await patch({ 'Content-Type': 'application/partial-upload', 'Upload-Offset': '0' }), 400);
-    expect(noComplete.errors).toEqual([{ parameter: 'Upload-Complete', detail: 'is required' }]);
+    const noOffset = await expectProblem(await patch({ 'Content-Type': 'application/partial-upload', 'Upload-Complete': '?1' }), 422);
+    expect(noOffset.detail).toBe('A header is invalid: Upload-Offset.');
+    expect(noOffset.errors).toEqual([{ parameter: 'Upload-Offset', detail: 'Upload-Offset must be a whole number of bytes and is required.' }]);
+    const noComplete = await expectProblem(await patch({ 'Content-Type': 'application/partial-upload', 'Upload-Offset': '0' }), 422);
+    expect(noComplete.errors).toEqual([{ parameter: 'Upload-Complete', detail: 'Upload-Complete is required: ?1 for the last piece, ?0 otherwise.' }]);
   });
 
   it('answers 415 to a piece without a media type', async () => {
