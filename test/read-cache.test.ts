@@ -55,6 +55,18 @@ describe('hits', () => {
     expect(outcome(await cached(`/trainers/${trainer.id}`))).toBe('hit-isolate');
   });
 
+  it('answers the same query with its parameters in another order from the same entry', async () => {
+    const trainer = await createTrainer();
+    await createPokemon(trainer.id);
+    const first = await cached(`/pokemon?owner=${trainer.id}&minLevel=1&limit=5`);
+    expect(outcome(first)).toBe('miss');
+    const reordered = await cached(`/pokemon?limit=5&minLevel=1&owner=${trainer.id}`);
+    expect(outcome(reordered)).toBe('hit-isolate');
+    expect(await reordered.json()).toEqual(await first.json());
+    // Another value is another entry.
+    expect(outcome(await cached(`/pokemon?limit=4&minLevel=1&owner=${trainer.id}`))).toBe('miss');
+  });
+
   it('keeps an entry for READ_CACHE_TTL_SECONDS (its expiry read, not waited for), and the Pokédex for an hour', async () => {
     const trainer = await createTrainer();
     const url = new URL(`http://api.test/trainers/${trainer.id}`);
