@@ -84,6 +84,15 @@ describe('CSV uploads: stage and commit', () => {
     expect(await response.json()).toMatchObject({ type: 'trainer', rows: 3 });
   });
 
+  it('accepts the form field data as text as well as a file', async () => {
+    const form = new FormData();
+    form.set('type', 'trainer');
+    form.set('data', trainerFile(uniqueId('formtext'), 2));
+    const response = await call('/uploads', { method: 'POST', body: form });
+    expect(response.status, await response.clone().text()).toBe(201);
+    expect(await response.json()).toMatchObject({ type: 'trainer', rows: 2 });
+  });
+
   it('reads quoted fields with commas, quotes and line breaks, a BOM, LF endings and columns in any order', async () => {
     const id = uniqueId('quoted');
     const body = `\uFEFFdateOfBirth,lastName,id,firstName\n2001-02-03,"Oak, ""Professor""\nof Pallet",${id},"Sam\r\nuel"\n`;
