@@ -202,4 +202,19 @@ describe('a failing replica', () => {
       expect(roundTrips(next)).toEqual({ db: 1, replica: 0, redis: 0 });
     });
   }
+
+  it('reports a refused replica in /health as degraded (200), each failure in its own words', async () => {
+    const expected = {
+      'refused credentials (400, no SQLSTATE)': 'answered with an error',
+      'an unknown database (500, 3D000)': 'could not be reached',
+    };
+    for (const [what, replicaUrl] of Object.entries(cases)) {
+      const response = await callWithBindings({ DATABASE_REPLICA_URL: replicaUrl }, '/health');
+      expect(response.status, what).toBe(200);
+      const body = (await response.json()) as { status: string; checks: { replicas: unknown[] } };
+      expect(body.status, what).toBe('degraded');
+      // No lag figures for a replica that did not answer.
+      expect(body.checks.replicas, what).toEqual([{ name: 'replica-1', status: 'unavailable', latencyMs: expect.any(Number), error: expected[what as keyof typeof expected] }]);
+    }
+  });
 });
