@@ -433,4 +433,23 @@ describe('If-Match on PATCH and DELETE (optimistic concurrency)', () => {
     await expectProblem(await call(`/pokemon/${uniqueId('ghost')}`, { method: 'PATCH', json: { level: 2 }, headers: { 'If-Match': '*' } }), 412);
     await expectProblem(await call(`/trainers/${uniqueId('ghost')}`, { method: 'DELETE', headers: { 'If-Match': '*' } }), 412);
   });
+
+  it('lets exactly one of several concurrent writes with the same ETag through', async () => {
+    const trainer = await createTrainer();
+    const pokemon = await createPokemon(trainer.id);
+    const statuses = async (path: string, init: (index: number) => CallInit) => {
+      const tag = await etagOf(path);
+      const responses = await Promise.all(Array.from({ length: 6 }, (_, index) => call(path, { ...init(index), headers: { 'If-Match': tag } })));
+      return responses.map((response) => response.status).sort();
+    };
+    // The ETag is checked before the write and again by the write itself (a version both read): a racer loses either way.
+    expect(await statuses(`/pokemon/${pokemon.id}`, (index) => ({ method: 'PATCH', json: { level: 10 + index } }))).toEqual([200, 412, 412, 412, 412, 412]);
+    expect(await statuses(`/trainers/${trainer.id}`, (index) => ({ method: 'PATCH', json: { firstName: `Racer${index}` } }))).toEqual([200, 412, 412, 412, 412, 412]);
+    // A delete that lost finds the resource changed, or already gone (404) if it passed the check before the winner deleted it.
+    for (const path of [`/pokemon/${pokemon.id}`, `/trainers/${trainer.id}`]) {
+      const [deleted, ...lost] = await statuses(path, () => ({ method: 'DELETE' }));
+      expect(deleted).toBe(204);
+      for (const status of lost) expect([404, 412]).toContain(status);
+    }
+  });
 });
