@@ -86,6 +86,14 @@ describe('hits', () => {
     expect((await caches.default.match(readCacheKey('species', new URL('http://api.test/species/pikachu'))))?.headers.get('Cache-Control')).toBe('max-age=3600');
   });
 
+  it('keeps entries 60 seconds when READ_CACHE_TTL_SECONDS is not set', async () => {
+    const trainer = await createTrainer();
+    const url = new URL(`http://api.test/trainers/${trainer.id}`);
+    expect((await callWithBindings({ READ_CACHE_TTL_SECONDS: undefined }, url.pathname)).status).toBe(200);
+    const entry = await caches.default.match(readCacheKey((await generationAtLocation())!, url));
+    expect(entry?.headers.get('Cache-Control')).toBe('max-age=60');
+  });
+
   it('never serves an entry past its expiry, even one the Cache API still returns', async () => {
     const trainer = await createTrainer();
     const url = new URL(`http://api.test/trainers/${trainer.id}`);
