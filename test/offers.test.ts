@@ -5,7 +5,7 @@
 import { Redis } from '@upstash/redis/cloudflare';
 import { describe, expect, inject, it } from 'vitest';
 import { idempotencySlot } from '../src/platform/idempotency.ts';
-import { call, expectedTrips, expectProblem, roundTrips } from './support/api.ts';
+import { ADMIN_KEY, call, expectedTrips, expectProblem, roundTrips } from './support/api.ts';
 import { historyOf, ownerOf, postExchange, type Exchange } from './support/exchanges.ts';
 import { createPokemon, uniqueId } from './support/fixtures.ts';
 import { createKey } from './support/keys.ts';
@@ -67,6 +67,9 @@ describe('POST /offers', () => {
     const ghost = uniqueId('ghost');
     const unknown = await expectProblem(await postOffer(ash.key, { to: ghost, give: ash.pokemon, want: [] }), 404);
     expect(unknown).toMatchObject({ unknownTrainers: [ghost], errors: [{ pointer: '/to', detail: expect.stringContaining(ghost) }] });
+    // An admin key names `from`: an unknown one is named at its own field.
+    const unknownFrom = await expectProblem(await postOffer(ADMIN_KEY, { from: ghost, to: ash.id, give: ash.pokemon, want: [] }), 404);
+    expect(unknownFrom).toMatchObject({ unknownTrainers: [ghost], errors: [{ pointer: '/from', detail: `there is no trainer "${ghost}"` }] });
     const self = await expectProblem(await postOffer(ash.key, { to: ash.id, give: ash.pokemon, want: [] }), 422);
     expect(self.errors).toEqual([{ pointer: '/to', detail: expect.any(String) }]);
 
