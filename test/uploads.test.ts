@@ -388,4 +388,14 @@ describe('non-UTF-8 files', () => {
     expect(problem).toMatchObject({ errorCount: 1, errors: [{ line: 3, detail: expect.stringContaining('UTF-8') }] });
     expect(await trainerExists(`${prefix}-0`)).toBe(false);
   });
+
+  it('answers 422 to a file that ends inside a UTF-8 character', async () => {
+    const prefix = uniqueId('cut');
+    const head = new TextEncoder().encode(`${TRAINER_HEADER}\n${prefix}-0,Ok,Row,2000-01-01\n${prefix}-1,Ren,Smith,2000-01-01\n`);
+    // The first two bytes of "€" (E2 82 AC), and no third.
+    const body = new Uint8Array([...head, 0xe2, 0x82]);
+    const problem = await expectProblem(await call('/uploads?type=trainer', { method: 'POST', body, headers: csv }), 422);
+    expect(problem).toMatchObject({ errorCount: 1, errors: [{ line: 4, detail: expect.stringContaining('UTF-8') }] });
+    expect(await trainerExists(`${prefix}-0`)).toBe(false);
+  });
 });
