@@ -157,6 +157,16 @@ describe('read replicas', () => {
     }
   });
 
+  it('reads from the primary when the replica is behind the bookmark sent, and answers with that bookmark', async () => {
+    // A WAL position no server of this run has reached.
+    const ahead = '7fff000000000000';
+    const read = await call('/species/pikachu', { headers: { 'X-Bookmark': ahead } });
+    expect(read.status).toBe(200);
+    // The replica's freshness check said no (its round trip), the primary answered.
+    expect(roundTrips(read)).toEqual({ db: 1, replica: HAS_REPLICA ? 1 : 0, redis: 0 });
+    expect(read.headers.get('X-Bookmark')).toBe(ahead);
+  });
+
   it('answers 422 for a bookmark this API did not issue', async () => {
     for (const bookmark of ['nope', '0/16B3748', '00000000016b3748-', 'x'.repeat(300)]) {
       const problem = await expectProblem(await call('/trainers', { headers: { 'X-Bookmark': bookmark } }), 422);
