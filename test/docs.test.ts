@@ -1,4 +1,4 @@
-import { env } from 'cloudflare:workers';
+import { env, exports } from 'cloudflare:workers';
 import { describe, expect, it } from 'vitest';
 import app from '../src/index.ts';
 import { call } from './support/api.ts';
@@ -19,6 +19,16 @@ function refs(node: unknown): string[] {
 }
 
 describe('GET /openapi.json', () => {
+  it('names the origin it was asked at, for more origins than the isolate keeps documents for', async () => {
+    // 16 documents are kept per isolate; the 17th origin starts the set again.
+    for (let index = 0; index < 18; index++) {
+      const origin = `http://api-${index}.test`;
+      const response = await exports.default.fetch(new Request(`${origin}/openapi.json`));
+      expect(response.status).toBe(200);
+      expect(((await response.json()) as { servers: { url: string }[] }).servers[0]!.url).toBe(origin);
+    }
+  });
+
   it('is an OpenAPI 3.1 document that lists every route of the app', async () => {
     const response = await call('/openapi.json');
     expect(response.status).toBe(200);

@@ -51,6 +51,22 @@ describe('POST /keys', () => {
 });
 
 describe('GET /keys', () => {
+  it('pages newest first, each page after the last key of the previous one', async () => {
+    await createKey({ scopes: ['read'] });
+    await createKey({ scopes: ['read'] });
+    await createKey({ scopes: ['read'] });
+    type Page = { data: { id: string; createdAt: string }[]; nextCursor: string | null };
+    const first = (await (await call('/keys?limit=2')).json()) as Page;
+    expect(first.data).toHaveLength(2);
+    expect(first.nextCursor).toEqual(expect.any(String));
+    const second = (await (await call(`/keys?limit=2&cursor=${first.nextCursor}`)).json()) as Page;
+    expect(second.data.length).toBeGreaterThan(0);
+    expect(second.data.map((key) => key.id)).not.toContain(first.data[1]!.id);
+    expect(second.data.map((key) => key.id)).not.toContain(first.data[0]!.id);
+    const order = [...first.data, ...second.data].map((key) => [key.createdAt, key.id].join(' '));
+    expect(order).toEqual([...order].sort().reverse());
+  });
+
   it('refuses a cursor that names no key id with 422', async () => {
     const cursor = encodeCursor('trainer-1');
     const problem = await expectProblem(await call(`/keys?cursor=${cursor}`), 422);

@@ -5,7 +5,8 @@
 import { Redis } from '@upstash/redis/cloudflare';
 import { describe, expect, inject, it } from 'vitest';
 import { idempotencySlot } from '../src/platform/idempotency.ts';
-import { call, expectedTrips, expectProblem, roundTrips } from './support/api.ts';
+import { encodeCursor } from '../src/platform/pagination.ts';
+import { ADMIN_KEY, call, expectedTrips, expectProblem, roundTrips } from './support/api.ts';
 import { historyOf, ownerOf, postExchange, type Exchange } from './support/exchanges.ts';
 import { createPokemon, uniqueId } from './support/fixtures.ts';
 import { createKey } from './support/keys.ts';
@@ -67,6 +68,11 @@ describe('POST /offers', () => {
     const ghost = uniqueId('ghost');
     const unknown = await expectProblem(await postOffer(ash.key, { to: ghost, give: ash.pokemon, want: [] }), 404);
     expect(unknown).toMatchObject({ unknownTrainers: [ghost], errors: [{ pointer: '/to', detail: expect.stringContaining(ghost) }] });
+    // An admin key names `from`: an unknown one is named at its own field.
+    const unknownFrom = await expectProblem(await postOffer(ADMIN_KEY, { from: ghost, to: ash.id, give: ash.pokemon, want: [] }), 404);
+    expect(unknownFrom).toMatchObject({ unknownTrainers: [ghost], errors: [{ pointer: '/from', detail: `there is no trainer "${ghost}"` }] });
+    const selfByAdmin = await expectProblem(await postOffer(ADMIN_KEY, { from: ash.id, to: ash.id, give: ash.pokemon, want: [] }), 422);
+    expect(selfByAdmin.errors).toEqual([{ pointer: '/to', detail: expect.stringContaining('from') }]);
     const self = await expectProblem(await postOffer(ash.key, { to: ash.id, give: ash.pokemon, want: [] }), 422);
     expect(self.errors).toEqual([{ pointer: '/to', detail: expect.any(String) }]);
 
@@ -178,6 +184,9 @@ describe('GET /offers/:id and GET /offers', () => {
     const bad = await expectProblem(await call('/offers?status=lost&role=both&cursor=zzz', { key: ash.key }), 422);
     expect((bad.errors as { parameter: string }[]).map((e) => e.parameter).sort()).toEqual(['role', 'status']);
     await expectProblem(await call('/offers?cursor=zzz', { key: ash.key }), 422);
+    // A well-formed cursor naming no offer.
+    const gone = await expectProblem(await call(`/offers?cursor=${encodeCursor(`of_${'0'.repeat(32)}`)}`, { key: ash.key }), 422);
+    expect(gone.errors).toEqual([expect.objectContaining({ parameter: 'cursor' })]);
   });
 });
 

@@ -157,6 +157,16 @@ describe('read replicas', () => {
     }
   });
 
+  it('reads from the primary when the replica is behind the bookmark sent, and answers with that bookmark', async () => {
+    // A WAL position no server of this run has reached.
+    const ahead = '7fff000000000000';
+    const read = await call('/species/pikachu', { headers: { 'X-Bookmark': ahead } });
+    expect(read.status).toBe(200);
+    // The replica's freshness check said no (its round trip), the primary answered.
+    expect(roundTrips(read)).toEqual({ db: 1, replica: HAS_REPLICA ? 1 : 0, redis: 0 });
+    expect(read.headers.get('X-Bookmark')).toBe(ahead);
+  });
+
   it('answers 422 for a bookmark this API did not issue', async () => {
     for (const bookmark of ['nope', '0/16B3748', '00000000016b3748-', 'x'.repeat(300)]) {
       const problem = await expectProblem(await call('/trainers', { headers: { 'X-Bookmark': bookmark } }), 422);
@@ -202,4 +212,19 @@ describe('a failing replica', () => {
       expect(roundTrips(next)).toEqual({ db: 1, replica: 0, redis: 0 });
     });
   }
+
+  it('reports a refused replica in /health as degraded (200), each failure in its own words', async () => {
+    const expected = {
+      'refused credentials (400, no SQLSTATE)': 'answered with an error',
+      'an unknown database (500, 3D000)': 'could not be reached',
+    };
+    for (const [what, replicaUrl] of Object.entries(cases)) {
+      const response = await callWithBindings({ DATABASE_REPLICA_URL: replicaUrl }, '/health');
+      expect(response.status, what).toBe(200);
+      const body = (await response.json()) as { status: string; checks: { replicas: unknown[] } };
+      expect(body.status, what).toBe('degraded');
+      // No lag figures for a replica that did not answer.
+      expect(body.checks.replicas, what).toEqual([{ name: 'replica-1', status: 'unavailable', latencyMs: expect.any(Number), error: expected[what as keyof typeof expected] }]);
+    }
+  });
 });

@@ -55,6 +55,18 @@ describe('hits', () => {
     expect(outcome(await cached(`/trainers/${trainer.id}`))).toBe('hit-isolate');
   });
 
+  it('answers the same query with its parameters in another order from the same entry', async () => {
+    const trainer = await createTrainer();
+    await createPokemon(trainer.id);
+    const first = await cached(`/pokemon?owner=${trainer.id}&minLevel=1&limit=5`);
+    expect(outcome(first)).toBe('miss');
+    const reordered = await cached(`/pokemon?limit=5&minLevel=1&owner=${trainer.id}`);
+    expect(outcome(reordered)).toBe('hit-isolate');
+    expect(await reordered.json()).toEqual(await first.json());
+    // Another value is another entry.
+    expect(outcome(await cached(`/pokemon?limit=4&minLevel=1&owner=${trainer.id}`))).toBe('miss');
+  });
+
   it('keeps an entry for READ_CACHE_TTL_SECONDS (its expiry read, not waited for), and the Pokédex for an hour', async () => {
     const trainer = await createTrainer();
     const url = new URL(`http://api.test/trainers/${trainer.id}`);
@@ -72,6 +84,14 @@ describe('hits', () => {
     const species = await cached('/species/pikachu');
     expect(species.headers.get('Cache-Control')).toBe('public, max-age=3600');
     expect((await caches.default.match(readCacheKey('species', new URL('http://api.test/species/pikachu'))))?.headers.get('Cache-Control')).toBe('max-age=3600');
+  });
+
+  it('keeps entries 60 seconds when READ_CACHE_TTL_SECONDS is not set', async () => {
+    const trainer = await createTrainer();
+    const url = new URL(`http://api.test/trainers/${trainer.id}`);
+    expect((await callWithBindings({ READ_CACHE_TTL_SECONDS: undefined }, url.pathname)).status).toBe(200);
+    const entry = await caches.default.match(readCacheKey((await generationAtLocation())!, url));
+    expect(entry?.headers.get('Cache-Control')).toBe('max-age=60');
   });
 
   it('never serves an entry past its expiry, even one the Cache API still returns', async () => {
@@ -420,5 +440,24 @@ describe('If-Match on PATCH and DELETE (optimistic concurrency)', () => {
     expect((await call(path, { method: 'PATCH', json: { level: 51 }, headers: { 'If-Match': '*' } })).status).toBe(200);
     await expectProblem(await call(`/pokemon/${uniqueId('ghost')}`, { method: 'PATCH', json: { level: 2 }, headers: { 'If-Match': '*' } }), 412);
     await expectProblem(await call(`/trainers/${uniqueId('ghost')}`, { method: 'DELETE', headers: { 'If-Match': '*' } }), 412);
+  });
+
+  it('lets exactly one of several concurrent writes with the same ETag through', async () => {
+    const trainer = await createTrainer();
+    const pokemon = await createPokemon(trainer.id);
+    const statuses = async (path: string, init: (index: number) => CallInit) => {
+      const tag = await etagOf(path);
+      const responses = await Promise.all(Array.from({ length: 6 }, (_, index) => call(path, { ...init(index), headers: { 'If-Match': tag } })));
+      return responses.map((response) => response.status).sort();
+    };
+    // The ETag is checked before the write and again by the write itself (a version both read): a racer loses either way.
+    expect(await statuses(`/pokemon/${pokemon.id}`, (index) => ({ method: 'PATCH', json: { level: 10 + index } }))).toEqual([200, 412, 412, 412, 412, 412]);
+    expect(await statuses(`/trainers/${trainer.id}`, (index) => ({ method: 'PATCH', json: { firstName: `Racer${index}` } }))).toEqual([200, 412, 412, 412, 412, 412]);
+    // A delete that lost finds the resource changed, or already gone (404) if it passed the check before the winner deleted it.
+    for (const path of [`/pokemon/${pokemon.id}`, `/trainers/${trainer.id}`]) {
+      const [deleted, ...lost] = await statuses(path, () => ({ method: 'DELETE' }));
+      expect(deleted).toBe(204);
+      for (const status of lost) expect([404, 412]).toContain(status);
+    }
   });
 });

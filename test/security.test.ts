@@ -188,3 +188,21 @@ describe('CORS for a configured origin', () => {
     expect(response.headers.get('Vary')).toContain('Origin');
   });
 });
+
+describe('anonymous clients', () => {
+  it('are limited per address (100 requests per 10 seconds), with Retry-After; a key is not', async () => {
+    const address = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
+    const anonymous = () => call('/openapi.json', { key: null, headers: { 'CF-Connecting-IP': address } });
+    // Windows are fixed (aligned to the clock): the 101st request of one window is refused, and a
+    // window that ends mid-loop lets at most 100 more through before the next refusal.
+    let answered = 0;
+    let refused = await anonymous();
+    while (refused.status === 200 && answered < 201) (answered += 1), (refused = await anonymous());
+    expect(answered).toBeGreaterThanOrEqual(100);
+    expect(answered).toBeLessThanOrEqual(200);
+    const problem = await expectProblem(refused, 429);
+    expect(problem.detail).toBe('Too many requests without an API key from this address; slow down or use a key.');
+    expect(refused.headers.get('Retry-After')).toBe('10');
+    expect((await call('/openapi.json', { headers: { 'CF-Connecting-IP': address } })).status).toBe(200);
+  });
+});

@@ -40,6 +40,13 @@ describe('POST /trainers', () => {
     await expectProblem(await call('/trainers', { method: 'POST', body: '{"id":', headers: { 'Content-Type': 'application/json' } }), 400);
     await expectProblem(await call('/trainers', { method: 'POST', body: 'id=x', headers: { 'Content-Type': 'application/x-www-form-urlencoded' } }), 415);
   });
+
+  it('answers a body sent without a content type with 415, and a JSON request without a body with 400', async () => {
+    const untyped = await expectProblem(await call('/trainers', { method: 'POST', body: new Blob(['{}']) }), 415);
+    expect(untyped.detail).toBe('Send the body as application/json.');
+    const empty = await expectProblem(await call('/trainers', { method: 'POST', headers: { 'Content-Type': 'application/json' } }), 400);
+    expect(empty.detail).toBe('Malformed JSON in request body');
+  });
 });
 
 describe('GET /trainers/:id', () => {

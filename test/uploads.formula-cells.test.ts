@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { neutralised } from '../src/domain/uploads/kinds.ts';
 import { call } from './support/api.ts';
 import { uniqueId } from './support/fixtures.ts';
 
@@ -19,5 +20,17 @@ describe('uploads: neutralised formula cells', () => {
       [`${id}-2`, "''+twice", '@handle'],
       [`${id}-3`, "'", "O'Brien"],
     ]);
+  });
+
+  it('reads back exactly what an export wrote with neutralised(), formula-like or not', async () => {
+    const id = uniqueId('export');
+    const names = ['=HYPERLINK("x")', "'=already", '+1', 'Misty', "O'Brien"];
+    expect(names.map(neutralised)).toEqual(['\'=HYPERLINK("x")', "''=already", "'+1", 'Misty', "O'Brien"]);
+    const rows = names.map((name, index) => `${id}-${index},${neutralised(name).replaceAll('"', '""').replace(/^.*$/, (cell) => `"${cell}"`)},Oak,2001-02-03`);
+    const body = ['id,firstName,lastName,dateOfBirth', ...rows].join('\r\n');
+    const response = await call('/uploads?type=trainer', { method: 'POST', body, headers: { 'Content-Type': 'text/csv' } });
+    expect(response.status, await response.clone().text()).toBe(201);
+    const { preview } = (await response.json()) as { preview: Record<string, string>[] };
+    expect(preview.map(({ firstName }) => firstName)).toEqual(names);
   });
 });

@@ -42,6 +42,12 @@ describe('POST /uploads: the media type and the query', () => {
     expect((await expectProblem(response, 422)).errors).toEqual([{ parameter: 'type', detail: 'type is required: trainer or pokemon.' }]);
   });
 
+  it('answers a text/csv request without a body as an empty file', async () => {
+    const response = await call('/uploads?type=trainer', { method: 'POST', headers: { 'Content-Type': 'text/csv' } });
+    const problem = await expectProblem(response, 422);
+    expect(problem.detail).toBe('The file is empty.');
+  });
+
   it('answers 415 naming the media type sent, or none', async () => {
     const json = await call('/uploads?type=trainer', { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' } });
     expect((await expectProblem(json, 415)).detail).toBe('Send the CSV as text/csv (or a multipart/form-data form), not application/json.');
@@ -52,6 +58,8 @@ describe('POST /uploads: the media type and the query', () => {
   it('refuses a resumable first piece that is not CSV, or without a type', async () => {
     const json = await call('/uploads?type=trainer', { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json', 'Upload-Complete': '?0' } });
     expect((await expectProblem(json, 415)).detail).toBe('Send the first piece as text/csv, not application/json.');
+    const bare = await call('/uploads?type=trainer', { method: 'POST', body: new Uint8Array([0x61]), headers: { 'Upload-Complete': '?0' } });
+    expect((await expectProblem(bare, 415)).detail).toBe('Send the first piece as text/csv.');
     const untyped = await call('/uploads', { method: 'POST', body: ROWS, headers: { 'Content-Type': 'text/csv', 'Upload-Complete': '?0' } });
     expect((await expectProblem(untyped, 422)).errors).toEqual([{ parameter: 'type', detail: 'type is required: trainer or pokemon.' }]);
   });
@@ -67,6 +75,8 @@ describe('PATCH /uploads/{id}: the headers', () => {
     expect(noOffset.errors).toEqual([{ parameter: 'Upload-Offset', detail: 'Upload-Offset must be a whole number of bytes and is required.' }]);
     const noComplete = await expectProblem(await patch({ 'Content-Type': 'application/partial-upload', 'Upload-Offset': '0' }), 422);
     expect(noComplete.errors).toEqual([{ parameter: 'Upload-Complete', detail: 'Upload-Complete is required: ?1 for the last piece, ?0 otherwise.' }]);
+    const both = await expectProblem(await patch({ 'Content-Type': 'application/partial-upload', 'Upload-Offset': 'x', 'Upload-Complete': 'yes' }), 422);
+    expect(both.errors).toEqual([{ parameter: 'Upload-Offset', detail: 'Upload-Offset must be a whole number of bytes, not "x".' }]);
   });
 
   it('answers 415 to a piece without a media type', async () => {

@@ -84,6 +84,15 @@ describe('CSV uploads: stage and commit', () => {
     expect(await response.json()).toMatchObject({ type: 'trainer', rows: 3 });
   });
 
+  it('accepts the form field data as text as well as a file', async () => {
+    const form = new FormData();
+    form.set('type', 'trainer');
+    form.set('data', trainerFile(uniqueId('formtext'), 2));
+    const response = await call('/uploads', { method: 'POST', body: form });
+    expect(response.status, await response.clone().text()).toBe(201);
+    expect(await response.json()).toMatchObject({ type: 'trainer', rows: 2 });
+  });
+
   it('reads quoted fields with commas, quotes and line breaks, a BOM, LF endings and columns in any order', async () => {
     const id = uniqueId('quoted');
     const body = `\uFEFFdateOfBirth,lastName,id,firstName\n2001-02-03,"Oak, ""Professor""\nof Pallet",${id},"Sam\r\nuel"\n`;
@@ -377,6 +386,16 @@ describe('non-UTF-8 files', () => {
     const response = await call('/uploads?type=trainer', { method: 'POST', body, headers: csv });
     const problem = await expectProblem(response, 422);
     expect(problem).toMatchObject({ errorCount: 1, errors: [{ line: 3, detail: expect.stringContaining('UTF-8') }] });
+    expect(await trainerExists(`${prefix}-0`)).toBe(false);
+  });
+
+  it('answers 422 to a file that ends inside a UTF-8 character', async () => {
+    const prefix = uniqueId('cut');
+    const head = new TextEncoder().encode(`${TRAINER_HEADER}\n${prefix}-0,Ok,Row,2000-01-01\n${prefix}-1,Ren,Smith,2000-01-01\n`);
+    // The first two bytes of "€" (E2 82 AC), and no third.
+    const body = new Uint8Array([...head, 0xe2, 0x82]);
+    const problem = await expectProblem(await call('/uploads?type=trainer', { method: 'POST', body, headers: csv }), 422);
+    expect(problem).toMatchObject({ errorCount: 1, errors: [{ line: 4, detail: expect.stringContaining('UTF-8') }] });
     expect(await trainerExists(`${prefix}-0`)).toBe(false);
   });
 });

@@ -28,6 +28,9 @@ describe('the rule a value broke, in words', () => {
     expect(ruleBroken(z.array(z.string()), {})).toBe('must be a list (a JSON array), not an object');
     // A type without words of its own is named as zod names it.
     expect(ruleBroken(z.symbol(), 1)).toBe('must be symbol, not a number');
+    // …and so is a value JSON cannot carry.
+    expect(ruleBroken(text, Symbol('x'))).toBe('must be text (a JSON string), not symbol');
+    expect(ruleBroken(z.number(), NaN)).toBe('must be a number, not not a number');
   });
 
   it('words bounds by what they bound', () => {
@@ -67,6 +70,7 @@ describe('the rule a value broke, in words', () => {
     expect(ruleBroken(textOrNumber, undefined)).toBe('is required');
     expect(ruleBroken(textOrNumber, true)).toBe('matches none of the accepted forms');
     expect(ruleBroken(z.record(z.string().min(2), z.number()), { a: 1 })).toBe('has a key that is not allowed');
+    expect(ruleBroken(z.map(z.object({}), z.number()), new Map([[{}, 'one']]))).toBe('has an element that is not allowed');
     expect(ruleBroken(z.string().refine(() => false), 'a')).toBe('is invalid');
     // An unknown field's message is the list of the known ones (issuesToErrors builds the sentence).
     expect(ruleBroken(z.strictObject({ name: z.string(), level: z.number() }), { name: 'a', level: 1, x: 0 })).toBe('name, level');

@@ -191,7 +191,7 @@ function whereOf(error: FieldError): string {
 }
 
 /** The summary `detail` of a 422 listing `errors` found in `target`. */
-function summary(errors: readonly FieldError[], target: Target = 'json'): string {
+function summary(errors: readonly FieldError[], target: Target): string {
   const names = [...new Set(errors.map(whereOf).filter((name) => name !== ''))];
   // Only the whole was at fault ("must contain at least one of …"): its own sentence says it.
   if (names.length === 0) return errors[0]!.detail;

@@ -200,8 +200,8 @@ class References {
     }
   }
 
-  /** Records a valid row's date (see {@link ReferenceBatch.dated}); `owner` for Pokémon rows. */
-  addDated(id: string, date: string, owner = ''): void {
+  /** Records a valid row's date (see {@link ReferenceBatch.dated}); `owner` for Pokémon rows (empty for trainer rows). */
+  addDated(id: string, date: string, owner: string): void {
     const { dated } = this.#pending;
     dated.ids.push(detach(id));
     dated.owners.push(detach(owner));
@@ -234,7 +234,7 @@ class References {
   }
 
   /** The errors the lookups found, for every line concerned; `repeated` ids (first seen in an earlier piece) are not checked again. */
-  report(errors: ErrorList, columnOrder: (name: string) => number, repeated: ReadonlySet<string> = new Set()): void {
+  report(errors: ErrorList, columnOrder: (name: string) => number, repeated: ReadonlySet<string>): void {
     for (const id of this.#existingIds) {
       if (repeated.has(id)) continue;
       const detail = 'already exists (send onConflict=update to update it)';
