@@ -2,10 +2,13 @@
  * Structured logs: one JSON line per request with what an operator needs, errors with their
  * stack in the log only, and never a secret.
  */
+import { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { ADMIN_KEY, call, callWithBindings, DEAD_URL, expectProblem, roundTrips } from './support/api.ts';
 import { createTrainer } from './support/fixtures.ts';
 import { createKey } from './support/keys.ts';
+import type { AppEnv } from '../src/env.ts';
+import { noteError, requestLog } from '../src/platform/request-log.ts';
 
 let log: MockInstance<typeof console.log>;
 beforeEach(() => {
@@ -65,5 +68,30 @@ describe('request logs', () => {
     const [line] = lines();
     expect(line).toMatchObject({ level: 'error', status: 503, route: '/trainers/:id', requestId: problem.requestId });
     expect(line!.errors[0]).toMatchObject({ name: expect.any(String), message: expect.any(String), stack: expect.stringContaining('at ') });
+  });
+});
+
+describe('errors in the log line', () => {
+  // Whatever a library throws or rejects with: a string, a wrapped cause, an error with no stack.
+  it('describes a thrown value that is not an Error, a cause that is not one, and errors without a stack', async () => {
+    const causeWithoutStack = new Error('socket closed');
+    causeWithoutStack.stack = undefined;
+    const withoutStack = new Error('no stack here');
+    withoutStack.stack = undefined;
+    const app = new Hono<AppEnv>().use(requestLog).get('/probe', (c) => {
+      noteError(c, 'thrown text', 'the peer said no');
+      noteError(c, 'text cause', new Error('query failed', { cause: 'timed out after 5s' }));
+      noteError(c, 'cause without stack', new Error('fetch failed', { cause: causeWithoutStack }));
+      noteError(c, 'no stack', withoutStack);
+      return c.text('ok');
+    });
+    expect((await app.request('/probe')).status).toBe(200);
+    const [line] = lines();
+    expect(line!.errors).toEqual([
+      { during: 'thrown text', name: 'Error', message: 'the peer said no' },
+      { during: 'text cause', name: 'Error', message: 'query failed', stack: expect.stringMatching(/^Error: query failed\n[^]*\ncaused by: timed out after 5s$/) },
+      { during: 'cause without stack', name: 'Error', message: 'fetch failed', stack: expect.stringMatching(/\ncaused by: socket closed$/) },
+      { during: 'no stack', name: 'Error', message: 'no stack here' },
+    ]);
   });
 });
