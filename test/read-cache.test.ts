@@ -6,7 +6,7 @@
  * Each case starts as a fresh isolate in a location without a generation record would.
  */
 import { Redis } from '@upstash/redis/cloudflare';
-import { beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
 import { forgetIsolateState, GENERATION_KEY, GENERATION_RECORD, publishGeneration, readCacheKey, refillGeneration } from '../src/platform/read-cache.ts';
 import { call, callWithBindings, DEAD_URL, expectProblem, roundTrips, type CallInit } from './support/api.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
@@ -31,6 +31,7 @@ beforeEach(async () => {
   forgetIsolateState();
   await caches.default.delete(GENERATION_RECORD);
 });
+afterEach(() => vi.restoreAllMocks());
 
 describe('hits', () => {
   it('answers a repeated read from the isolate, then from the location, with no database round trip', async () => {
@@ -105,6 +106,40 @@ describe('hits', () => {
     expect((await json(read)).id).toBe(trainer.id);
   });
 
+  it('drops an isolate entry once it has expired, and asks the database again', async () => {
+    const trainer = await createTrainer();
+    expect(outcome(await cached(`/trainers/${trainer.id}`))).toBe('miss');
+    expect(outcome(await cached(`/trainers/${trainer.id}`))).toBe('hit-isolate');
+    // The clock the expiry is read against, moved past the 60 s TTL (nothing waits for it).
+    const later = Date.now() + 61_000;
+    vi.spyOn(Date, 'now').mockReturnValue(later);
+    const read = await cached(`/trainers/${trainer.id}`);
+    expect(outcome(read)).toBe('miss');
+    expect((await json(read)).id).toBe(trainer.id);
+    expect(roundTrips(read).db).toBe(1);
+  });
+
+  it('answers an entry the location holds without a Content-Type as JSON', async () => {
+    const trainer = await createTrainer();
+    const url = new URL(`http://api.test/trainers/${trainer.id}`);
+    expect((await cached(`${url.pathname}/pokemon`)).status).toBe(200); // records the location's generation
+    // A byte body: the Cache API keeps no Content-Type for it.
+    const headers = { ETag: '"bytes"', 'Cache-Control': 'max-age=60', 'X-Read-Cache-Expires': String(Date.now() + 60_000) };
+    const stored = await json(await call(url.pathname));
+    await caches.default.put(readCacheKey((await generationAtLocation())!, url), new Response(new TextEncoder().encode(JSON.stringify(stored)), { headers }));
+    const read = await cached(url.pathname);
+    expect(outcome(read)).toBe('hit-edge');
+    expect(roundTrips(read)).toEqual({ db: 0, replica: 0, redis: 0 });
+    expect(read.headers.get('Content-Type')).toBe('application/json');
+    expect(read.headers.get('ETag')).toBe('"bytes"');
+    expect(await read.json()).toEqual(stored);
+  });
+
+  it('keeps a parameter sent twice in the key, in the order it was sent', () => {
+    const key = readCacheKey('7', new URL('http://api.test/species?type=water&limit=2&type=fire'));
+    expect(key).toBe('https://read-cache.internal/7/species?limit=2&type=water&type=fire');
+  });
+
   it('is bypassed by a request carrying X-Bookmark, which the database answers', async () => {
     const trainer = await createTrainer();
     const read = await cached(`/trainers/${trainer.id}`);
@@ -129,6 +164,19 @@ describe('stampedes', () => {
     for (const answer of answers) expect((await json(answer)).data).toEqual([]);
     expect(answers.reduce((sum, answer) => sum + roundTrips(answer).db + roundTrips(answer).replica, 0)).toBe(1);
     expect(answers.map(outcome).sort()).toEqual(['hit-coalesced', 'hit-coalesced', 'hit-coalesced', 'hit-coalesced', 'hit-coalesced', 'miss']);
+  });
+});
+
+describe('stampedes of a missing record', () => {
+  it('lets each reader waiting on a fill that found nothing ask the database itself', async () => {
+    const trainer = await createTrainer();
+    await cached(`/trainers/${trainer.id}`); // this isolate knows the generation: every reader below uses the same key
+    const missing = `/trainers/${uniqueId('nobody')}`;
+    const answers = await Promise.all(Array.from({ length: 4 }, () => cached(missing)));
+    for (const answer of answers) await expectProblem(answer, 404);
+    // None waited for an answer to share: every reader is a miss, and each asked the database.
+    expect(answers.map(outcome)).toEqual(['miss', 'miss', 'miss', 'miss']);
+    for (const answer of answers) expect(roundTrips(answer).db + roundTrips(answer).replica).toBe(1);
   });
 });
 
