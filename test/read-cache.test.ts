@@ -364,6 +364,12 @@ describe('races', () => {
     expect(await generationAtLocation()).toBe(written);
     expect((await json(await cached(path))).firstName).toBe('Refilled');
   });
+  it('a writer whose Redis holds no counter keeps the generation it publishes', async () => {
+    await redis.del(GENERATION_KEY);
+    expect(await publishGeneration(caches.default, redis, 42, 60)).toBe(42);
+    expect(await generationAtLocation()).toBe('42');
+  });
+
   it('a Redis that lost its counter never hands out a generation that cached entries were filled at', async () => {
     const trainer = await createTrainer();
     const path = `/trainers/${trainer.id}`;
@@ -420,6 +426,16 @@ describe('degradation', () => {
     expect(written.status).toBe(200);
     // The write still started a new generation here (a local one): nothing cached before it is served.
     expect((await json(await cached(`/trainers/${trainer.id}`))).firstName).toBe('Offline');
+  });
+
+  it('invalidates after a write that failed with a 5xx: the database may have changed before the failure', async () => {
+    const trainer = await createTrainer();
+    expect(outcome(await cached(`/trainers/${trainer.id}`))).toBe('miss');
+    const before = await generationAtLocation();
+    const failed = await callWithBindings({ ...CACHE_ON, NEON_FETCH_ENDPOINT: `${DEAD_URL}/sql` }, `/trainers/${trainer.id}`, { method: 'PATCH', json: { firstName: 'Maybe' } });
+    await expectProblem(failed, 503);
+    expect(await generationAtLocation()).not.toBe(before);
+    expect(outcome(await cached(`/trainers/${trainer.id}`))).toBe('miss');
   });
 
   it('keeps answering 200 when its Redis is killed: hits, then the database, and writes invalidate this isolate', async () => {
