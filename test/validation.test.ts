@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { DependencyUnavailableError } from '../src/platform/dependency-error.ts';
 import '../src/platform/validation.ts';
+import { listOf } from '../src/platform/wording.ts';
 
 function ruleBroken(schema: z.ZodType, input: unknown): string {
   const result = schema.safeParse(input);
@@ -74,5 +76,24 @@ describe('the rule a value broke, in words', () => {
     expect(ruleBroken(z.string().refine(() => false), 'a')).toBe('is invalid');
     // An unknown field's message is the list of the known ones (issuesToErrors builds the sentence).
     expect(ruleBroken(z.strictObject({ name: z.string(), level: z.number() }), { name: 'a', level: 1, x: 0 })).toBe('name, level');
+  });
+});
+
+describe('lists in sentences', () => {
+  it('joins none, one, two and more items', () => {
+    expect(listOf([])).toBe('');
+    expect(listOf(['a'])).toBe('a');
+    expect(listOf(['a', 'b'], 'or')).toBe('a or b');
+    expect(listOf(['a', 'b', 'c'])).toBe('a, b and c');
+  });
+});
+
+describe('a dependency that failed', () => {
+  it('names the dependency and what it failed with, whether an Error or another value was thrown', () => {
+    expect(new DependencyUnavailableError('redis', new Error('connect ECONNREFUSED')).message).toBe('redis unavailable: connect ECONNREFUSED');
+    const rejected = new DependencyUnavailableError('db', 'socket hang up');
+    expect(rejected.dependency).toBe('db');
+    expect(rejected.cause).toBe('socket hang up');
+    expect(rejected.message).toBe('database unavailable: socket hang up');
   });
 });
