@@ -6,11 +6,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { call, expectProblem } from './support/api.ts';
-import { checkContract, ContractViolation, contractFor } from './support/contract.ts';
+import { checkContract, ContractViolation, contractFor, resolved } from './support/contract.ts';
 import { trainerWithKey } from './support/offers.ts';
 
-const json = (body: unknown, status: number, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'r', 'Server-Timing': 'total;dur=1', ...headers } });
+const answer = (type: string) => (body: unknown, status: number, headers: Record<string, string> = {}) =>
+  new Response(JSON.stringify(body), { status, headers: { 'Content-Type': type, 'X-Request-Id': 'r', 'Server-Timing': 'total;dur=1', ...headers } });
+const json = answer('application/json');
+const problem = answer('application/problem+json');
+const PROBLEM = { type: '/problems/rate-limited', title: 'Too many requests', status: 429, detail: 'Slow down.', instance: '/trainers/ash', requestId: 'r' };
 
 describe('the contract check', () => {
   it('refuses an undocumented status, a body off its schema and a missing required header', async () => {
@@ -19,6 +22,21 @@ describe('the contract check', () => {
     await expect(checkContract(get, json({ id: 'ash' }, 200, { ETag: '"x"', 'Cache-Control': 'no-cache' }))).rejects.toThrow(/does not match/);
     await expect(checkContract(new Request('http://api.test/trainers', { method: 'POST' }), json({}, 201))).rejects.toThrow(/Location/);
     await expect(checkContract(new Request('http://api.test/trainers', { method: 'PUT' }), json({}, 200))).rejects.toThrow(ContractViolation);
+  });
+
+  it('follows $ref to the shared responses and headers: a wrong header or body there is still refused', async () => {
+    const get = new Request('http://api.test/trainers/ash');
+    // 429 and 404 are `components.responses` entries; Retry-After and WWW-Authenticate `components.headers` ones.
+    await expect(checkContract(get, problem(PROBLEM, 429, { 'Retry-After': '1' }))).resolves.toBeUndefined();
+    await expect(checkContract(get, problem(PROBLEM, 429))).rejects.toThrow(/must send the Retry-After header/);
+    await expect(checkContract(get, problem({ ...PROBLEM, status: 401 }, 401))).rejects.toThrow(/must send the WWW-Authenticate header/);
+    await expect(checkContract(get, problem({ title: 'Not found' }, 404))).rejects.toThrow(/does not match getTrainer \(GET \/trainers\/\{id\}\)'s 404 schema/);
+    await expect(checkContract(get, json(PROBLEM, 404))).rejects.toThrow(/answered application\/json; documented: application\/problem\+json/);
+    // A success's Server-Timing, by reference too; and the 404 of no route, from components.responses.
+    const answered = json({ id: 'ash', firstName: 'Ash', lastName: 'Ketchum', dateOfBirth: '2010-05-22', createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z', pokemonCount: 0 }, 200, { ETag: '"x"', 'Cache-Control': 'no-cache' });
+    answered.headers.delete('Server-Timing');
+    await expect(checkContract(get, answered)).rejects.toThrow(/must send the Server-Timing header/);
+    await expect(checkContract(new Request('http://api.test/nowhere'), problem({ title: 'Not found' }, 404))).rejects.toThrow(/does not match no route's 404 schema/);
   });
 });
 
@@ -37,7 +55,8 @@ function absentId(path: string, parameter: Parameter): string {
 const { document, operations } = contractFor(true);
 const cases = operations.map(({ method, path, operation }) => {
   const op = operation as unknown as Operation;
-  const parameters = op.parameters ?? [];
+  // Shared parameters are references to components.parameters.
+  const parameters = (op.parameters ?? []).map((parameter) => resolved(document, parameter));
   const url = path.replace(/\{([^}]+)\}/g, (_, name: string) => absentId(path, parameters.find((p) => p.name === name)!));
   return { method, path, url, op, parameters, needsKey: !op.security?.some((requirement) => Object.keys(requirement).length === 0) };
 });

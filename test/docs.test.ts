@@ -45,20 +45,40 @@ describe('GET /openapi.json', () => {
 
   it('resolves every $ref and gives every operation a response and a problem schema for errors', async () => {
     const document = (await (await call('/openapi.json')).json()) as OpenApiDocument;
-    for (const ref of refs(document)) {
-      expect(ref).toMatch(/^#\/components\/schemas\//);
-      expect(document.components.schemas).toHaveProperty(ref.split('/').at(-1)!);
-    }
+    const components = document.components as unknown as Record<string, Record<string, unknown>>;
+    const target = (ref: string) => {
+      const [, kind, name] = /^#\/components\/(schemas|responses|headers|parameters)\/([^/]+)$/.exec(ref) ?? [];
+      return kind === undefined ? undefined : components[kind]?.[name!];
+    };
+    for (const ref of refs(document)) expect(target(ref), ref).toBeDefined();
     for (const [path, operations] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
         const statuses = Object.keys(operation.responses ?? {});
         expect(statuses.length, `${method} ${path}`).toBeGreaterThan(0);
         for (const status of statuses.filter((s) => Number(s) >= 400)) {
-          const content = (operation.responses![status] as { content: Record<string, unknown> }).content;
+          const response = operation.responses![status] as { $ref?: string; content?: Record<string, unknown> };
+          const content = ((response.$ref ? target(response.$ref) : response) as { content: Record<string, unknown> }).content;
           expect(Object.keys(content), `${method} ${path} ${status}`).toEqual(['application/problem+json']);
         }
       }
     }
+  });
+
+  it('writes what operations share once, in components: every header, every Problem response, the common parameters', async () => {
+    const document = (await (await call('/openapi.json')).json()) as OpenApiDocument;
+    const problem = JSON.stringify({ 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } });
+    for (const [path, operations] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(operations)) {
+        for (const [status, response] of Object.entries(operation.responses as Record<string, { $ref?: string; headers?: Record<string, object>; content?: unknown }>)) {
+          const where = `${method} ${path} ${status}`;
+          for (const [name, header] of Object.entries(response.headers ?? {})) expect(header, `${where} ${name}`).toEqual({ $ref: expect.stringMatching(/^#\/components\/headers\//) });
+          if (Number(status) >= 400 && !response.$ref) expect(JSON.stringify(response.content), `${where} has a body of its own`).not.toBe(problem);
+        }
+        for (const name of ['X-Request-Id', 'X-Bookmark']) expect(operation.parameters, `${method} ${path}`).toContainEqual({ $ref: `#/components/parameters/${name}` });
+      }
+    }
+    const { responses } = document.components as unknown as { responses: Record<string, unknown> };
+    expect(Object.keys(responses)).toEqual(expect.arrayContaining(['NotFound', 'MethodNotAllowed', 'ValidationFailed', 'RateLimited', 'ServiceUnavailable', 'NotModified']));
   });
 });
 

@@ -9,18 +9,41 @@
  * - needs a key (`requiredScope`): 403; a body: 413, 415 (and 400 for JSON or a form); path parameters: 404;
  *   `If-Match`: 412; `Idempotency-Key`: 409 and `Idempotent-Replayed`; 201: `Location`;
  *   a cached read (the read cache's rule): `ETag`, `Cache-Control`, `If-None-Match` and 304.
+ *
+ * What operations share is written once in `components` (components.ts) and referenced: every
+ * problem response is its status's `components.responses` entry, with the route's own description.
  */
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
 import { isCacheablePath } from '../platform/read-cache.ts';
-import { PROBLEMS, type ProblemCode } from '../platform/problem.ts';
-import { PROBLEM_CONTENT, withSecurity } from './security.ts';
+import {
+  COMMON_HEADERS,
+  headers,
+  IF_NONE_MATCH,
+  isProblemStatus,
+  NOT_MODIFIED_REF,
+  parameterRef,
+  PROBLEM_CONTENT,
+  problemHeadersOf,
+  problemRef,
+  REQUEST_PARAMETERS,
+  sharedComponents,
+  type HeaderName,
+  type ProblemStatus,
+} from './components.ts';
+import { operationAuth, SECURITY_SCHEMES } from './security.ts';
 
-type Header = { description: string; required?: boolean; schema: Record<string, unknown> };
-type Response = { description: string; headers?: Record<string, Header>; content?: Record<string, unknown> };
+type Ref = { $ref: string; description?: string };
+type Response = { description: string; headers?: Record<string, unknown>; content?: Record<string, unknown> };
 type Parameter = { name: string; in: string; required?: boolean; description?: string; schema?: Record<string, unknown> };
-type Operation = { parameters?: Parameter[]; requestBody?: { content: Record<string, unknown> }; responses: Record<string, Response>; security?: unknown[] };
-type Document = { paths: Record<string, Record<string, Operation>>; components?: Record<string, Record<string, unknown>> };
+type Operation = {
+  description?: string;
+  parameters?: (Parameter | Ref)[];
+  requestBody?: { content: Record<string, unknown> };
+  responses: Record<string, Response | Ref>;
+  security?: unknown[];
+};
+type Document = { paths: Record<string, Record<string, Operation>>; components?: Record<string, unknown> };
 
 export const API_NAME = 'Pokémon Trainers API';
 export const API_VERSION = '1.0.0';
@@ -45,106 +68,100 @@ const DESCRIPTION = [
   'on later requests gives read-your-writes across read replicas.',
 ].join('\n');
 
-const string = { type: 'string' };
-const header = (description: string, required = false): Header => ({ description, ...(required && { required: true }), schema: string });
-
-const HEADERS = {
-  requestId: (required: boolean) => header('The request’s id (the one sent, when short and printable): quote it when reporting a problem.', required),
-  serverTiming: (required: boolean) =>
-    header('Round trips per dependency: `db;count=1;dur=3.2, replica;count=0;dur=0, redis;count=0;dur=0, total;dur=5.1`, and `cache;desc="hit-edge"` when the read cache was consulted.', required),
-  bookmark: header('After a request that reached the database: send it back as `X-Bookmark` to read at least this state.'),
-  rateLimit: header('What is left of the key’s limit: `"key";r=<remaining>;t=<seconds to reset>` (sent for keys with a rate limit).'),
-  rateLimitPolicy: header('The key’s limit: `"key";q=<requests>;w=<window seconds>`.'),
-  retryAfter: (required: boolean) => header('Seconds to wait before retrying.', required),
-  location: header('The URL of what was created.', true),
-  etag: header('A strong validator of the representation (its SHA-256): send it as `If-None-Match` (304) or `If-Match` (412).', true),
-  cacheControl: header('`public, no-cache` (revalidate with `If-None-Match`; `private` when reads need a key), an hour for species, `no-store` for keys and health.', true),
-  replayed: header('`true` when this is the stored answer to an earlier request with the same `Idempotency-Key`.'),
-  allow: header('The methods the path takes.', true),
-  wwwAuthenticate: (required: boolean) => header('`Bearer realm="pokemon-trainers-api"`, with `error` when a token was sent (RFC 6750).', required),
-};
-
-const REQUEST_PARAMETERS: Parameter[] = [
-  { name: 'X-Request-Id', in: 'header', description: 'An id for this request (1–128 printable ASCII characters), echoed in `X-Request-Id` and in problems.', schema: string },
-  { name: 'X-Bookmark', in: 'header', description: 'The `X-Bookmark` of an earlier response: the answer reflects at least that state (read-your-writes on replicas).', schema: string },
-];
-const IF_NONE_MATCH: Parameter = { name: 'If-None-Match', in: 'header', description: 'An `ETag` of this representation: 304 with no body while it is unchanged.', schema: string };
-
-const problem = (code: ProblemCode): Response => ({ description: PROBLEMS[code].description, content: PROBLEM_CONTENT });
-
-/** The statuses an operation can answer with, from its traits. */
-function traitResponses(path: string, method: string, operation: Operation, needsKey: boolean): Partial<Record<string, Response>> {
-  const parameters = operation.parameters ?? [];
-  const has = (where: string, name?: string) => parameters.some((p) => p.in === where && (name === undefined || p.name.toLowerCase() === name));
+/** The problem statuses (and 304) an operation can answer with, from its traits. */
+function traitStatuses(path: string, method: string, operation: Operation, authStatuses: ProblemStatus[]): (ProblemStatus | 304)[] {
+  const has = (where: string, name?: string) => parametersOf(operation).some((p) => p.in === where && (name === undefined || p.name.toLowerCase() === name));
   const body = operation.requestBody?.content ?? {};
-  return {
+  return [
+    ...(method === 'get' && isCacheablePath(path) ? [304 as const] : []),
     // A body that must parse: JSON, or a form.
-    ...(('application/json' in body || 'multipart/form-data' in body) && { 400: problem('malformed-request') }),
-    ...(needsKey && { 403: problem('forbidden') }),
-    ...(has('path') && { 404: problem('not-found') }),
-    ...(has('header', 'idempotency-key') && { 409: problem('conflict') }),
-    ...(has('header', 'if-match') && { 412: problem('precondition-failed') }),
-    ...(operation.requestBody && { 413: problem('payload-too-large'), 415: problem('unsupported-media-type') }),
+    ...('application/json' in body || 'multipart/form-data' in body ? [400 as const] : []),
+    ...authStatuses,
+    ...(has('path') ? [404 as const] : []),
+    ...(has('header', 'idempotency-key') ? [409 as const] : []),
+    ...(has('header', 'if-match') ? [412 as const] : []),
+    ...(operation.requestBody ? [413 as const, 415 as const] : []),
     // Any request: a malformed X-Bookmark (and, with parameters or a body, every invalid one).
-    422: problem('validation-failed'),
-    429: problem('rate-limited'),
-    500: problem('internal-error'),
-    503: { description: `${PROBLEMS['dependency-unavailable'].description} Or: ${PROBLEMS.misconfigured.description}`, content: PROBLEM_CONTENT },
-    ...(method === 'get' && isCacheablePath(path) && { 304: { description: 'Not modified: the `If-None-Match` ETag is still current. No body.' } }),
-  };
+    422,
+    500,
+    503,
+  ];
 }
 
-/** The headers a response of `operation` carries. */
-function responseHeaders(status: number, path: string, method: string, operation: Operation, response: Response): Record<string, Header> {
-  const isProblem = status >= 400;
-  const parameters = operation.parameters ?? [];
-  const idempotent = parameters.some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key');
-  const cached = method === 'get' && isCacheablePath(path) && (status === 200 || status === 304);
-  return {
-    'X-Request-Id': HEADERS.requestId(true),
-    // A request refused while it is being set up (a bad bookmark, a missing setting) is answered before it is timed.
-    'Server-Timing': HEADERS.serverTiming(!isProblem),
-    'X-Bookmark': HEADERS.bookmark,
-    RateLimit: HEADERS.rateLimit,
-    'RateLimit-Policy': HEADERS.rateLimitPolicy,
-    ...(status === 201 && { Location: HEADERS.location }),
-    ...(cached && { ETag: HEADERS.etag, 'Cache-Control': HEADERS.cacheControl }),
-    ...(idempotent && { 'Idempotent-Replayed': HEADERS.replayed }),
-    ...((status === 429 || status === 503) && { 'Retry-After': HEADERS.retryAfter(true) }),
-    ...(status === 409 && idempotent && { 'Retry-After': HEADERS.retryAfter(false) }),
-    ...(status === 401 && { 'WWW-Authenticate': HEADERS.wwwAuthenticate(true) }),
-    ...(status === 403 && { 'WWW-Authenticate': HEADERS.wwwAuthenticate(false) }),
-    ...response.headers,
-  };
+/** The operation's own parameters (before the shared ones become references). */
+function parametersOf(operation: Operation): Parameter[] {
+  return (operation.parameters ?? []).filter((parameter): parameter is Parameter => !('$ref' in parameter));
+}
+
+/** The headers a successful answer of `operation` carries. */
+function successHeaders(status: number, path: string, method: string, operation: Operation): Record<string, unknown> {
+  const idempotent = parametersOf(operation).some((p) => p.in === 'header' && p.name.toLowerCase() === 'idempotency-key');
+  const names: HeaderName[] = [...COMMON_HEADERS];
+  if (status === 201) names.push('Location');
+  if (status === 200 && method === 'get' && isCacheablePath(path)) names.push('ETag', 'Cache-Control');
+  if (idempotent) names.push('Idempotent-Replayed');
+  return headers(...names);
+}
+
+/** A response the route declared, as it goes into the document. */
+function documented(status: number, response: Response, path: string, method: string, operation: Operation): Response | Ref {
+  if (status < 400) return { ...response, headers: { ...successHeaders(status, path, method, operation), ...response.headers } };
+  if (!isProblemStatus(status)) throw new Error(`${method.toUpperCase()} ${path} documents ${status}, which no problem type has`);
+  // A `Problem` body: the status's shared response, with what the route says of it.
+  if (response.content === undefined || JSON.stringify(response.content) === JSON.stringify(PROBLEM_CONTENT)) return problemRef(status, response.description);
+  return { ...response, headers: { ...problemHeadersOf(status), ...response.headers } };
+}
+
+/**
+ * Parameters the routes declare alike on several operations (each from one zod schema): written
+ * once in `components.parameters`, by these names.
+ */
+const SHARED_PARAMETERS: Record<string, { in: string; name: string }> = {
+  limit: { in: 'query', name: 'limit' },
+  cursor: { in: 'query', name: 'cursor' },
+  'If-Match': { in: 'header', name: 'if-match' },
+  'Idempotency-Key': { in: 'header', name: 'idempotency-key' },
+};
+
+/** Replaces the shared parameters of `operation` by references, collecting them in `shared`. */
+function referenceShared(operation: Operation, shared: Record<string, Parameter>): (Parameter | Ref)[] {
+  return parametersOf(operation).map((parameter) => {
+    const name = Object.keys(SHARED_PARAMETERS).find((key) => SHARED_PARAMETERS[key]!.in === parameter.in && SHARED_PARAMETERS[key]!.name === parameter.name);
+    if (name === undefined) return parameter;
+    shared[name] ??= parameter;
+    if (JSON.stringify(shared[name]) !== JSON.stringify(parameter)) throw new Error(`the ${name} parameter differs between operations`);
+    return parameterRef(name);
+  });
 }
 
 const METHODS = ['get', 'put', 'post', 'patch', 'delete'];
 
-/** Adds the statuses, headers and parameters every operation shares, from its traits. */
-function complete(document: Document): void {
+/** Adds security, and the statuses, headers and parameters every operation shares, from its traits. */
+function complete(document: Document, publicReads: boolean): void {
+  const sharedParameters: Record<string, Parameter> = {};
   for (const [path, item] of Object.entries(document.paths)) {
     for (const [method, operation] of Object.entries(item)) {
       if (!METHODS.includes(method)) continue;
-      const needsKey = !operation.security?.some((requirement) => Object.keys(requirement as object).length === 0);
-      const responses = operation.responses;
-      for (const [status, response] of Object.entries(traitResponses(path, method, operation, needsKey))) {
-        if (response && responses[status] === undefined) responses[status] = response;
+      const auth = operationAuth(method, path, publicReads);
+      operation.security = auth.security;
+      if (auth.note) operation.description = `${operation.description ? `${operation.description}\n\n` : ''}${auth.note}`;
+      const responses: Record<string, Response | Ref> = {};
+      for (const [status, response] of Object.entries(operation.responses)) responses[status] = documented(Number(status), response as Response, path, method, operation);
+      for (const status of traitStatuses(path, method, operation, auth.statuses)) {
+        responses[status] ??= status === 304 ? NOT_MODIFIED_REF : problemRef(status);
       }
-      for (const [status, response] of Object.entries(responses)) {
-        response.headers = responseHeaders(Number(status), path, method, operation, response);
-        if (Number(status) >= 400) response.content ??= PROBLEM_CONTENT;
-      }
-      operation.parameters = [...(operation.parameters ?? []), ...REQUEST_PARAMETERS, ...(method === 'get' && isCacheablePath(path) ? [IF_NONE_MATCH] : [])];
       // Numeric order reads best in the reference.
       operation.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => Number(a) - Number(b)));
+      operation.parameters = [...referenceShared(operation, sharedParameters), ...REQUEST_PARAMETERS, ...(method === 'get' && isCacheablePath(path) ? [IF_NONE_MATCH] : [])];
     }
   }
+  const shared = sharedComponents();
   document.components = {
     ...document.components,
-    responses: {
-      MethodNotAllowed: { ...problem('method-not-allowed'), headers: { Allow: HEADERS.allow, 'X-Request-Id': HEADERS.requestId(true) } },
-      NotFound: { description: 'No route matches the path.', content: PROBLEM_CONTENT, headers: { 'X-Request-Id': HEADERS.requestId(true) } },
-    },
+    securitySchemes: SECURITY_SCHEMES,
+    headers: shared.headers,
+    parameters: { ...shared.parameters, ...sharedParameters },
+    responses: shared.responses,
   };
 }
 
@@ -168,7 +185,6 @@ export function apiDocument(app: OpenAPIHono<AppEnv>, { publicReads, origin }: D
     servers: [{ url: origin, description: 'This deployment' }],
     tags: TAGS,
   });
-  const document = withSecurity(generated, publicReads) as unknown as Document;
-  complete(document);
+  complete(generated as unknown as Document, publicReads);
   return generated;
 }

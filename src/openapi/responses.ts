@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { headers } from './components.ts';
 import { problemContent } from './problem-schema.ts';
 
 /** An OpenAPI response with a JSON body. */
@@ -7,11 +8,13 @@ export function jsonContent<T extends z.ZodType>(schema: T, description: string)
 }
 
 /** `Cache-Control: no-store`, for answers no cache may keep (secrets, live state). */
-export const noStoreHeaders = {
-  'Cache-Control': { description: '`no-store`.', required: true, schema: { type: 'string' as const } },
-};
+export const noStoreHeaders = headers('Cache-Control');
 
-/** An OpenAPI error response: always RFC 9457 problem details. */
+/**
+ * An OpenAPI error response: always RFC 9457 problem details. In the document it becomes its
+ * status's shared response (`components.responses`) with this description (document.ts); the
+ * body stays typed here, for the handlers and `hono/client`.
+ */
 export function problemResponse(description: string) {
   return { description, content: problemContent };
 }

@@ -1,6 +1,8 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { UPLOAD_TYPES } from '../../domain/uploads/kinds.ts';
-import { problemContent, ProblemSchema } from '../../openapi/problem-schema.ts';
+import { headers } from '../../openapi/components.ts';
+import { ProblemSchema } from '../../openapi/problem-schema.ts';
+import { jsonContent, problemResponse } from '../../openapi/responses.ts';
 
 const UploadStatusSchema = z
   .object({
@@ -52,8 +54,6 @@ const ConflictProblemSchema = z
 
 const UploadParams = z.object({ id: z.string().uuid().openapi({ param: { name: 'id', in: 'path' } }) });
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const problem = (description: string) => ({ description, content: problemContent });
 const conflict = {
   description:
     'The database refuses some rows now (an id taken, an owner deleted: `conflicts`): nothing was written, the upload stays staged; ' +
@@ -102,11 +102,11 @@ export const createUpload = createRoute({
     },
   },
   responses: {
-    201: json(StagedUploadSchema, 'Staged (or, with `commit=true`, committed), or a resumable upload created (`receiving`); `Location` names the upload.'),
+    201: jsonContent(StagedUploadSchema, 'Staged (or, with `commit=true`, committed), or a resumable upload created (`receiving`); `Location` names the upload.'),
     409: conflict,
-    413: problem('The body is over `UPLOAD_MAX_PIECE_BYTES` (or the file over `UPLOAD_MAX_BYTES`), or has more than `UPLOAD_MAX_ROWS` rows.'),
-    415: problem('The body is neither `text/csv` nor `multipart/form-data`.'),
-    422: problem(
+    413: problemResponse('The body is over `UPLOAD_MAX_PIECE_BYTES` (or the file over `UPLOAD_MAX_BYTES`), or has more than `UPLOAD_MAX_ROWS` rows.'),
+    415: problemResponse('The body is neither `text/csv` nor `multipart/form-data`.'),
+    422: problemResponse(
       'Invalid file, header or rows (`errors` by `line` and `column`, first 1,000, with `errorCount`), or a bad query parameter ' +
         '(`commit=true` with `Upload-Complete: ?0`, too); nothing staged.',
     ),
@@ -125,8 +125,8 @@ export const getUpload = createRoute({
     'with `Cache-Control: no-store`; `HEAD` answers the same headers without the body.',
   request: { params: UploadParams },
   responses: {
-    200: json(UploadStatusSchema, 'The upload.'),
-    404: problem('No such upload, or it expired.'),
+    200: jsonContent(UploadStatusSchema, 'The upload.'),
+    404: problemResponse('No such upload, or it expired.'),
   },
 });
 
@@ -147,20 +147,16 @@ export const appendUpload = createRoute({
     body: { required: true, content: { 'application/partial-upload': { schema: { type: 'string', format: 'binary' } } } },
   },
   responses: {
-    201: json(StagedUploadSchema, 'The last piece: the upload is staged.'),
+    201: jsonContent(StagedUploadSchema, 'The last piece: the upload is staged.'),
     204: {
       description: 'The piece is appended; `Upload-Offset` is the new offset.',
-      headers: {
-        'Upload-Offset': { description: 'Bytes of the file the upload holds now.', schema: { type: 'integer', minimum: 0 } },
-        'Upload-Complete': { description: '`?0`: more pieces are expected.', schema: { type: 'string', enum: ['?0', '?1'] } },
-        'Upload-Limit': { description: '`max-size`, `max-append-size` (bytes) and `max-age` (seconds).', schema: { type: 'string' } },
-      },
+      headers: headers('Upload-Offset', 'Upload-Complete', 'Upload-Limit'),
     },
-    404: problem('No such upload, or it expired.'),
-    409: problem('`Upload-Offset` is not the upload\'s (its `Upload-Offset` header says which is), another append is running, or the upload is complete.'),
-    413: problem('The piece is over `UPLOAD_MAX_PIECE_BYTES`, or the file over `UPLOAD_MAX_BYTES` or `UPLOAD_MAX_ROWS`; the upload is discarded.'),
-    415: problem('The body is not `application/partial-upload`.'),
-    422: problem(
+    404: problemResponse('No such upload, or it expired.'),
+    409: problemResponse('`Upload-Offset` is not the upload\'s (its `Upload-Offset` header says which is), another append is running, or the upload is complete.'),
+    413: problemResponse('The piece is over `UPLOAD_MAX_PIECE_BYTES`, or the file over `UPLOAD_MAX_BYTES` or `UPLOAD_MAX_ROWS`; the upload is discarded.'),
+    415: problemResponse('The body is not `application/partial-upload`.'),
+    422: problemResponse(
       'Invalid file, header or rows (`errors` by `line` and `column`, all of them on the last piece: first 1,000, with `errorCount`): the upload is discarded; ' +
         'or a malformed or missing `Upload-Offset` / `Upload-Complete` header: nothing appended.',
     ),
@@ -178,8 +174,8 @@ export const commitUpload = createRoute({
     'Exactly once: committing again, even concurrently, writes nothing more and answers the same.',
   request: { params: UploadParams },
   responses: {
-    200: json(CommittedSchema, 'Committed.'),
-    404: problem('No such upload, or it expired.'),
+    200: jsonContent(CommittedSchema, 'Committed.'),
+    404: problemResponse('No such upload, or it expired.'),
     409: conflict,
   },
 });
@@ -194,7 +190,7 @@ export const deleteUpload = createRoute({
   request: { params: UploadParams },
   responses: {
     204: { description: 'Discarded.' },
-    404: problem('No such upload, or it expired.'),
-    409: problem('A piece is being appended to the upload: delete it once that append has answered.'),
+    404: problemResponse('No such upload, or it expired.'),
+    409: problemResponse('A piece is being appended to the upload: delete it once that append has answered.'),
   },
 });
