@@ -61,7 +61,7 @@ export const IdempotencyHeaders = z.object({
     .optional()
     .openapi({
       // Lower case: header names are case-insensitive, and Hono hands them to the validator lower-cased.
-      description: 'Retrying with the same key and body within 24 h returns the first answer and trades nothing more.',
+      description: 'Retrying with the same key and body within 24 h returns the first answer (a success or a 4xx problem, with `Idempotent-Replayed: true`) and trades nothing more.',
       example: '7c1d5e0a-6a38-4b8e-9a51-0d3f5b2e8c41',
     }),
 });
