@@ -64,20 +64,21 @@ describe('GET /openapi.json', () => {
     }
   });
 
-  it('writes what operations share once, in components: every header, every Problem response, the common parameters', async () => {
+  it('writes what operations share once, in components: every header, every problem response with nothing to add, the common parameters', async () => {
     const document = (await (await call('/openapi.json')).json()) as OpenApiDocument;
-    const problem = JSON.stringify({ 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } });
+    const { responses } = document.components as unknown as { responses: Record<string, { description: string }> };
+    const shared = new Set(Object.values(responses).map((response) => response.description));
     for (const [path, operations] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
         for (const [status, response] of Object.entries(operation.responses as Record<string, { $ref?: string; headers?: Record<string, object>; content?: unknown }>)) {
           const where = `${method} ${path} ${status}`;
           for (const [name, header] of Object.entries(response.headers ?? {})) expect(header, `${where} ${name}`).toEqual({ $ref: expect.stringMatching(/^#\/components\/headers\//) });
-          if (Number(status) >= 400 && !response.$ref) expect(JSON.stringify(response.content), `${where} has a body of its own`).not.toBe(problem);
+          // Written out only to say more than the shared response (renderers ignore a description beside a $ref).
+          if (Number(status) >= 400 && !response.$ref) expect(shared.has((response as { description: string }).description), where).toBe(false);
         }
         for (const name of ['X-Request-Id', 'X-Bookmark']) expect(operation.parameters, `${method} ${path}`).toContainEqual({ $ref: `#/components/parameters/${name}` });
       }
     }
-    const { responses } = document.components as unknown as { responses: Record<string, unknown> };
     expect(Object.keys(responses)).toEqual(expect.arrayContaining(['NotFound', 'MethodNotAllowed', 'ValidationFailed', 'RateLimited', 'ServiceUnavailable', 'NotModified']));
   });
 });

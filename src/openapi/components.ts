@@ -103,13 +103,17 @@ export function isProblemStatus(status: number): status is ProblemStatus {
   return status in PROBLEM_RESPONSE_NAMES;
 }
 
-/** The problem response of `status`, by reference; `description` when the operation says more than the component. */
-export function problemRef(status: ProblemStatus, description?: string): Ref & { description?: string } {
-  const name = PROBLEM_RESPONSE_NAMES[status];
-  return { $ref: `#/components/responses/${name}`, ...(description !== undefined && description !== PROBLEM_RESPONSES[name]!.description && { description }) };
+/** The problem response of `status`, by reference. */
+export function problemRef(status: ProblemStatus): Ref {
+  return { $ref: `#/components/responses/${PROBLEM_RESPONSE_NAMES[status]}` };
 }
 
-/** Headers of a problem response with a body of its own (not `Problem`). */
+/** What the problem response of `status` says. */
+export function problemDescription(status: ProblemStatus): string {
+  return PROBLEM_RESPONSES[PROBLEM_RESPONSE_NAMES[status]]!.description;
+}
+
+/** The headers of a problem response of `status` that is written out, by reference. */
 export function problemHeadersOf(status: ProblemStatus): Record<string, Ref> {
   return headers(...problemHeaders(status));
 }

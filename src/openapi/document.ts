@@ -10,8 +10,8 @@
  *   `If-Match`: 412; `Idempotency-Key`: 409 and `Idempotent-Replayed`; 201: `Location`;
  *   a cached read (the read cache's rule): `ETag`, `Cache-Control`, `If-None-Match` and 304.
  *
- * What operations share is written once in `components` (components.ts) and referenced: every
- * problem response is its status's `components.responses` entry, with the route's own description.
+ * What operations share is written once in `components` (components.ts) and referenced: a
+ * problem response is its status's `components.responses` entry, unless the route describes it.
  */
 import type { OpenAPIHono } from '@hono/zod-openapi';
 import type { AppEnv } from '../env.ts';
@@ -24,6 +24,7 @@ import {
   NOT_MODIFIED_REF,
   parameterRef,
   PROBLEM_CONTENT,
+  problemDescription,
   problemHeadersOf,
   problemRef,
   REQUEST_PARAMETERS,
@@ -33,7 +34,7 @@ import {
 } from './components.ts';
 import { operationAuth, SECURITY_SCHEMES } from './security.ts';
 
-type Ref = { $ref: string; description?: string };
+type Ref = { $ref: string };
 type Response = { description: string; headers?: Record<string, unknown>; content?: Record<string, unknown> };
 type Parameter = { name: string; in: string; required?: boolean; description?: string; schema?: Record<string, unknown> };
 type Operation = {
@@ -107,9 +108,12 @@ function successHeaders(status: number, path: string, method: string, operation:
 function documented(status: number, response: Response, path: string, method: string, operation: Operation): Response | Ref {
   if (status < 400) return { ...response, headers: { ...successHeaders(status, path, method, operation), ...response.headers } };
   if (!isProblemStatus(status)) throw new Error(`${method.toUpperCase()} ${path} documents ${status}, which no problem type has`);
-  // A `Problem` body: the status's shared response, with what the route says of it.
-  if (response.content === undefined || JSON.stringify(response.content) === JSON.stringify(PROBLEM_CONTENT)) return problemRef(status, response.description);
-  return { ...response, headers: { ...problemHeadersOf(status), ...response.headers } };
+  // A `Problem` body that says nothing more than the status's shared response is that response. One
+  // the route describes is written out: renderers (Scalar's among them) show a referenced
+  // response's own description, not one beside the `$ref`.
+  const problemBody = response.content === undefined || JSON.stringify(response.content) === JSON.stringify(PROBLEM_CONTENT);
+  if (problemBody && response.description === problemDescription(status)) return problemRef(status);
+  return { ...response, headers: { ...problemHeadersOf(status), ...response.headers }, content: response.content ?? PROBLEM_CONTENT };
 }
 
 /**
@@ -156,12 +160,14 @@ function complete(document: Document, publicReads: boolean): void {
     }
   }
   const shared = sharedComponents();
+  // The shared responses some operation refers to, and the answers to requests that match none (404, 405).
+  const used = new Set([...JSON.stringify(document.paths).matchAll(/"#\/components\/responses\/(\w+)"/g)].map(([, name]) => name));
   document.components = {
     ...document.components,
     securitySchemes: SECURITY_SCHEMES,
     headers: shared.headers,
     parameters: { ...shared.parameters, ...sharedParameters },
-    responses: shared.responses,
+    responses: Object.fromEntries(Object.entries(shared.responses).filter(([name]) => used.has(name) || name === 'NotFound' || name === 'MethodNotAllowed')),
   };
 }
 

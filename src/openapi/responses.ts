@@ -19,11 +19,10 @@ export function problemResponse(description: string) {
   return { description, content: problemContent };
 }
 
-/** The `If-Match` request header of conditional writes, and their 412. */
+/** The `If-Match` request header of conditional writes (the document adds their 412 from it). */
 export const ifMatchHeaders = z.object({
   'if-match': z.string().optional().openapi({
     description: 'The `ETag` of the representation this write is based on (or `*`): the write happens only if the resource is still exactly that, else 412.',
     example: '"3f9c2a7d1e4b4c5f8a6d0b2e9c7f1a3d"',
   }),
 });
-export const preconditionFailedResponse = problemResponse('`If-Match` did not match: the resource changed since that ETag (or does not exist). Nothing was written.');

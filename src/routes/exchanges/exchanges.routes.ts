@@ -84,13 +84,11 @@ export const createExchange = createRoute({
   },
   responses: {
     201: jsonContent(ExchangeSchema, 'Traded; `Location` names the exchange.'),
-    400: problemResponse('The body is not valid JSON.'),
     404: problemResponse('Unknown trainers or Pokémon: `unknownTrainers`, `unknownPokemon`, and `errors` pointing at each.'),
     409: problemResponse(
       'A listed Pokémon was not owned by its stated trainer (`conflicts` says who owns it now; nothing changed), ' +
         'or a request with this `Idempotency-Key` is still running.',
     ),
-    415: problemResponse('The body is not JSON.'),
     422: problemResponse('Invalid fields, or an `Idempotency-Key` reused with a different body.'),
   },
 });

@@ -76,8 +76,6 @@ export const createKey = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: NewKeySchema } } } },
   responses: {
     201: { ...jsonContent(CreatedKeySchema, 'Created; `Location` names the key.'), headers: noStoreHeaders },
-    400: problemResponse('The body is not valid JSON.'),
-    415: problemResponse('The body is not JSON.'),
     422: problemResponse('Invalid fields: an unknown scope, an `expiresAt` in the past, a bad rate limit, a `trainer` scope without a known `trainer` (or a `trainer` without that scope).'),
   },
 });

@@ -64,11 +64,9 @@ export const createOffer = createRoute({
   request: { headers: IdempotencyHeaders, body: { required: true, content: { 'application/json': { schema: NewOfferSchema } } } },
   responses: {
     201: jsonContent(OfferSchema, 'Offered; `Location` names the offer.'),
-    400: problemResponse('The body is not valid JSON.'),
     403: problemResponse('A trainer key naming another trainer as `from`.'),
     404: problemResponse('`to` (or `from`) is not a trainer.'),
     409: problemResponse('A listed Pokémon is not with the trainer the offer says (`conflicts`, with each one’s owner), or an `Idempotency-Key` still in flight.'),
-    415: problemResponse('The body is not JSON.'),
     422: problemResponse('Invalid fields: `to` = `from`, nothing listed, an id twice, over 100 a side, `expiresInSeconds` out of range.'),
   },
 });

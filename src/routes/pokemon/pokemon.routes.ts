@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { forbiddenField, idSchema, wholeNumberText, levelSchema, nicknameSchema, pastDateSchema, speciesNameSchema, speciesSchema } from '../../domain/fields.ts';
-import { ifMatchHeaders, jsonContent, preconditionFailedResponse, problemResponse } from '../../openapi/responses.ts';
+import { ifMatchHeaders, jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
 
@@ -73,9 +73,7 @@ export const createPokemon = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: NewPokemonSchema } } } },
   responses: {
     201: jsonContent(PokemonSchema, 'Created; `Location` names it.'),
-    400: problemResponse('The body is not valid JSON.'),
     409: problemResponse('A Pokémon with this id exists.'),
-    415: problemResponse('The body is not JSON.'),
     422: problemResponse('Invalid fields, an unknown owner (`/owner`) or an unknown species (`/species`, with `suggestions`).'),
   },
 });
@@ -145,10 +143,8 @@ export const updatePokemon = createRoute({
   middleware: [requireJson] as const,
   request: { params: PokemonParams, headers: ifMatchHeaders, body: { required: true, content: { 'application/json': { schema: PokemonChangesSchema } } } },
   responses: {
-    412: preconditionFailedResponse,
     200: jsonContent(PokemonSchema, 'The changed Pokémon.'),
     404: problemResponse('No such Pokémon.'),
-    415: problemResponse('The body is not JSON.'),
     422: problemResponse('Invalid fields, an attempt to change the owner, or an unknown species.'),
   },
 });
@@ -161,7 +157,7 @@ export const deletePokemon = createRoute({
   summary: 'Delete a Pokémon',
   description: 'Deletes the Pokémon and its ownership history in one statement. Exchanges that traded it stay on record.',
   request: { params: PokemonParams, headers: ifMatchHeaders },
-  responses: { 204: { description: 'Deleted, with its history.' }, 404: problemResponse('No such Pokémon.'), 412: preconditionFailedResponse },
+  responses: { 204: { description: 'Deleted, with its history.' }, 404: problemResponse('No such Pokémon.') },
 });
 
 export const getOwnershipHistory = createRoute({

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { firstNameSchema, forbiddenField, idSchema, lastNameSchema, pastDateSchema, textSchema } from '../../domain/fields.ts';
-import { ifMatchHeaders, jsonContent, preconditionFailedResponse, problemResponse } from '../../openapi/responses.ts';
+import { ifMatchHeaders, jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
 
@@ -47,9 +47,7 @@ export const createTrainer = createRoute({
   request: { body: { required: true, content: { 'application/json': { schema: NewTrainerSchema } } } },
   responses: {
     201: jsonContent(TrainerSchema, 'Created; `Location` names the new trainer.'),
-    400: problemResponse('The body is not valid JSON.'),
     409: problemResponse('A trainer with this id exists (it is not overwritten).'),
-    415: problemResponse('The body is not JSON.'),
     422: problemResponse('Invalid fields; `errors` lists every one.'),
   },
 });
@@ -92,10 +90,8 @@ export const updateTrainer = createRoute({
   middleware: [requireJson] as const,
   request: { params: TrainerParams, headers: ifMatchHeaders, body: { required: true, content: { 'application/json': { schema: TrainerChangesSchema } } } },
   responses: {
-    412: preconditionFailedResponse,
     200: jsonContent(TrainerSchema, 'The changed trainer.'),
     404: problemResponse('No such trainer.'),
-    415: problemResponse('The body is not JSON.'),
     422: problemResponse('Invalid fields.'),
   },
 });
@@ -113,7 +109,6 @@ export const deleteTrainer = createRoute({
     query: z.object({ cascade: z.enum(['true', 'false']).default('false').openapi({ description: 'Also delete the Pokémon they own.' }) }),
   },
   responses: {
-    412: preconditionFailedResponse,
     204: { description: 'Deleted.' },
     404: problemResponse('No such trainer.'),
     409: problemResponse('The trainer owns Pokémon; `pokemonCount` says how many.'),
