@@ -134,9 +134,9 @@ export async function createResumable(redis: Redis, kind: UploadKind, onConflict
 export interface AppendRequest {
   id: string;
   kinds: Record<UploadMeta['type'], UploadKind>;
-  /** `Upload-Offset`: where the client believes the upload stands. */
+  /** Where the client believes the upload stands (bytes received). */
   offset: number;
-  /** `Upload-Complete: ?1`: this piece ends the file. */
+  /** This piece ends the file. */
   complete: boolean;
   /** The piece's bytes; a connection that breaks ends it early (see {@link dropped}). */
   body: AsyncIterable<Uint8Array>;
@@ -153,7 +153,8 @@ export type AppendResult = { complete: false; meta: UploadMeta } | { complete: t
  * Appends one piece. Round trips: one to take the lock and read the state, the staging ones of
  * the rows (as for a single request), the id checks of later pieces, one to save the state.
  * @throws DomainError `not-found`; `conflict` (`uploadOffset`: the offset is not the upload's,
- *   another append is running, or the upload is complete); `too-large` with `maxPieceBytes` (the
+ *   another append is running, the upload is complete, or this append stalled past its lock and
+ *   wrote nothing); `too-large` with `maxPieceBytes` (the
  *   upload stays as it was); `invalid` or another `too-large` (the upload is then discarded,
  *   nothing staged); `quota-exceeded` (likewise).
  */
@@ -177,10 +178,10 @@ export async function appendPiece(db: Database, redis: Redis, request: AppendReq
     if (locked) await release();
     throw offsetConflict(`Upload "${id}" is complete (${meta.status}); it takes no more pieces.`, meta.offset ?? 0, request.offset, true);
   }
-  if (!locked) throw offsetConflict(`Another append to upload "${id}" is running; ask HEAD for the offset once it ends.`, meta.offset!, request.offset);
+  if (!locked) throw offsetConflict(`Another append to upload "${id}" is running; resume from the upload's offset once it ends.`, meta.offset!, request.offset);
   if (meta.offset !== request.offset) {
     await release();
-    throw offsetConflict(`Upload "${id}" has ${meta.offset} bytes, not ${request.offset}: send the piece from Upload-Offset ${meta.offset}.`, meta.offset!, request.offset);
+    throw offsetConflict(`Upload "${id}" has ${meta.offset} bytes, not ${request.offset}: send the piece from offset ${meta.offset}.`, meta.offset!, request.offset);
   }
 
   const kind = request.kinds[meta.type];
@@ -235,7 +236,7 @@ async function overtaken(redis: Redis, id: string, provided: number): Promise<Do
   const meta = await readMeta(redis, id);
   if (!meta) return new DomainError('not-found', `There is no upload "${id}" any more: it was deleted or discarded while this append stalled.`);
   return offsetConflict(
-    `This append to upload "${id}" stalled past its lock, and another append may have taken over; nothing of this piece was kept. Ask HEAD for the offset.`,
+    `This append to upload "${id}" stalled past its lock, and another append may have taken over; nothing of this piece was kept; resume from the upload's offset.`,
     meta.offset ?? 0,
     provided,
     meta.status !== 'receiving',
