@@ -306,6 +306,96 @@ describe('Resumable uploads: dropped and concurrent appends', () => {
   });
 });
 
+/** A piece whose bytes the test sends when it chooses, as a slow client does. */
+function heldBody(): { body: ReadableStream<Uint8Array>; send: (text: string) => void; end: () => void } {
+  let controller!: ReadableStreamDefaultController<Uint8Array>;
+  const body = new ReadableStream<Uint8Array>({ start: (c) => void (controller = c) });
+  return { body, send: (text) => controller.enqueue(utf8.encode(text)), end: () => controller.close() };
+}
+
+/** Waits for an append to take the upload's lock; returns its token (the lock's value). */
+async function lockTaken(id: string, other?: string): Promise<string> {
+  const key = uploadKeys(id).append;
+  for (;;) {
+    const token = await redis.get<string>(key);
+    if (token !== null && token !== other) return token;
+    await scheduler.wait(5);
+  }
+}
+
+/** Makes the upload's append lock expire now, as it does when its holder stalls past APPEND_LOCK_MS. */
+async function expireLock(id: string): Promise<void> {
+  const key = uploadKeys(id).append;
+  await redis.pexpire(key, 1);
+  while ((await redis.exists(key)) === 1) await scheduler.wait(5);
+}
+
+describe('Resumable uploads: an append that stalls past its lock', () => {
+  const header = 'id,firstName,lastName,dateOfBirth\n';
+
+  it('writes nothing once another append took over: 409 with the offset, the newcomer’s state intact', async () => {
+    const prefix = uniqueId('stall');
+    const [stale, fresh, last] = ['Ash,Ketchum', 'Misty,Waterflower', 'Brock,Harrison'].map((name, i) => `${prefix}-${i},${name},2010-05-22\n`) as [string, string, string];
+    const { id } = await create('trainer', utf8.encode(header));
+    const keys = uploadKeys(id);
+    const slow = heldBody();
+    const stalled = patch(id, header.length, slow.body, false);
+    slow.send(stale);
+    const staleToken = await lockTaken(id);
+    await expireLock(id);
+    // The newcomer takes the lock and is still receiving when the stalled append wakes up.
+    const next = heldBody();
+    const newcomer = patch(id, header.length, next.body, false);
+    next.send(fresh);
+    const freshToken = await lockTaken(id, staleToken);
+    slow.end();
+    const refused = await stalled;
+    const problem = await expectProblem(refused, 409);
+    expect(refused.headers.get('Upload-Offset')).toBe(String(header.length));
+    expect(problem['expected-offset']).toBe(header.length);
+    // It wrote nothing: no chunk, no id, the lock still the newcomer's, the offset unmoved.
+    expect(await redis.llen(keys.chunks)).toBe(0);
+    expect(await redis.exists(keys.ids)).toBe(0);
+    expect(await redis.get(keys.append)).toBe(freshToken);
+    expect((await call(`/uploads/${id}`, { method: 'HEAD' })).headers.get('Upload-Offset')).toBe(String(header.length));
+    next.end();
+    const won = await newcomer;
+    expect(won.status, await won.clone().text()).toBe(204);
+    expect(won.headers.get('Upload-Offset')).toBe(String(header.length + fresh.length));
+    const done = await patch(id, header.length + fresh.length, utf8.encode(last), true);
+    expect(await done.json()).toMatchObject({ status: 'staged', rows: 2 });
+    expect(await (await call(`/uploads/${id}/commit`, { method: 'POST' })).json()).toMatchObject({ inserted: 2 });
+    expect((await call(`/trainers/${prefix}-0`)).status).toBe(404);
+    expect((await call(`/trainers/${prefix}-1`)).status).toBe(200);
+  });
+
+  it('cannot discard the upload it lost: a piece over UPLOAD_MAX_BYTES after the lock expired is a 409, the upload stays', async () => {
+    const prefix = uniqueId('stallbig');
+    const limits = { UPLOAD_MAX_BYTES: String(header.length + 200) };
+    const { id } = await create('trainer', utf8.encode(header));
+    const slow = heldBody();
+    const stalled = callWithBindings(limits, `/uploads/${id}`, {
+      method: 'PATCH',
+      body: slow.body,
+      headers: { 'Content-Type': 'application/partial-upload', 'Upload-Offset': String(header.length), 'Upload-Complete': '?1' },
+    });
+    slow.send(`${prefix}-0,Ash,Ketchum,2010-05-22\n`);
+    await lockTaken(id);
+    await expireLock(id);
+    const fresh = `${prefix}-1,Misty,Waterflower,2011-07-03\n`;
+    const newcomer = await patch(id, header.length, utf8.encode(fresh), false);
+    expect(newcomer.status, await newcomer.clone().text()).toBe(204);
+    // Over the file's limit: the stalled append would discard the upload, if it still held it.
+    slow.send(`${prefix}-2,${'x'.repeat(300)},Oak,2000-01-01\n`);
+    slow.end();
+    const refused = await stalled;
+    await expectProblem(refused, 409);
+    expect(refused.headers.get('Upload-Offset')).toBe(String(header.length + fresh.length));
+    const done = await patch(id, header.length + fresh.length, utf8.encode(`${prefix}-3,Brock,Harrison,2012-01-01\n`), true);
+    expect(await done.json()).toMatchObject({ status: 'staged', rows: 2 });
+  });
+});
+
 describe('Resumable uploads: limits per piece, per upload and per key', () => {
   const header = 'id,firstName,lastName,dateOfBirth\n';
   const rows = (prefix: string, from: number, n: number) => Array.from({ length: n }, (_, i) => `${prefix}-${from + i},Limit,Test,2000-01-01\n`).join('');

@@ -6,6 +6,7 @@
  * per byte) so they can be Map keys, and turned back into the same bytes on the way out.
  */
 import { RedisErrorReply, type RedisEngine, type RedisReply } from './engine.ts';
+import { runScript, sha1hex } from './memory-scripting.ts';
 
 const OK = Buffer.from('OK');
 const PONG = Buffer.from('PONG');
@@ -67,6 +68,8 @@ const integerBytes = (value: bigint | number): Buffer => Buffer.from(String(valu
 class Keyspace {
   private readonly entries = new Map<string, Entry>();
   private lastSeq = 0;
+  /** The script cache (EVAL and SCRIPT LOAD fill it, EVALSHA reads it): SHA-1 → source. FLUSHDB leaves it, as in Redis. */
+  readonly scripts = new Map<string, Buffer>();
 
   /** The live entry for `key`, dropping it first if it has expired. */
   get(key: string): Entry | undefined {
@@ -410,6 +413,50 @@ function time(): RedisReply {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Scripting (the Lua side is in memory-scripting.ts)
+
+/** EVAL script numkeys [key …] [arg …]; the script is cached for EVALSHA, as Redis does. */
+function evalCommand(db: Keyspace, args: Args): RedisReply {
+  const source = args.bytes(0);
+  db.scripts.set(sha1hex(source), source);
+  return runCached(db, source, args);
+}
+
+/** EVALSHA sha1 numkeys [key …] [arg …]. */
+function evalsha(db: Keyspace, args: Args): RedisReply {
+  const source = db.scripts.get(args.key(0).toLowerCase());
+  return source ? runCached(db, source, args) : fail('NOSCRIPT No matching script. Please use EVAL.');
+}
+
+function runCached(db: Keyspace, source: Buffer, args: Args): RedisReply {
+  const count = args.int(1);
+  if (count < 0n) fail("ERR Number of keys can't be negative");
+  if (count > BigInt(args.length - 2)) fail("ERR Number of keys can't be greater than number of args");
+  const rest = args.from(2);
+  return runScript(source, rest.slice(0, Number(count)), rest.slice(Number(count)), (commandArgs) => {
+    const reply = execute(db, commandArgs);
+    return { reply, status: reply === OK || reply === PONG || commandArgs[0]!.toString('latin1').toLowerCase() === 'type' };
+  });
+}
+
+/** SCRIPT LOAD | EXISTS | FLUSH (KILL is refused before it gets here, see engine.ts). */
+function script(db: Keyspace, args: Args): RedisReply {
+  const sub = args.option(0);
+  if (sub === 'load' && args.length === 2) {
+    const source = args.bytes(1);
+    const sha = sha1hex(source);
+    db.scripts.set(sha, source);
+    return Buffer.from(sha);
+  }
+  if (sub === 'exists' && args.length >= 2) return args.keysFrom(1).map((sha) => (db.scripts.has(sha.toLowerCase()) ? 1 : 0));
+  if (sub === 'flush' && args.length <= 2) {
+    db.scripts.clear();
+    return OK;
+  }
+  return fail(`ERR unknown subcommand or wrong number of arguments for '${args.key(0)}'. Try SCRIPT HELP.`);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Hashes
 
 const hashFor = (db: Keyspace, key: string): Map<string, Buffer> => containerFor(db, key, 'hash', () => new Map());
@@ -696,6 +743,9 @@ const COMMANDS = new Map<string, CommandSpec>(
     flushdb: { arity: -1, run: flush },
     flushall: { arity: -1, run: flush },
     time: { arity: 1, run: time },
+    eval: { arity: -3, run: evalCommand },
+    evalsha: { arity: -3, run: evalsha },
+    script: { arity: -2, run: script },
   } satisfies Record<string, CommandSpec>),
 );
 

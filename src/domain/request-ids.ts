@@ -5,9 +5,7 @@
  * making it again.
  */
 import { canonicalJson, sha256 } from '../platform/hashing.ts';
-
-/** How long an Idempotency-Key's creation counts as the earlier attempt of a retry (the key's replay window). */
-export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
+import { IDEMPOTENCY_WINDOW_MS } from '../platform/idempotency.ts';
 
 /** The id a creation takes, and (with an Idempotency-Key) the id an earlier attempt of it may have taken. */
 export interface RequestIds {

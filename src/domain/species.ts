@@ -2,7 +2,7 @@
  * The national Pokédex, read-only (loaded by a migration). A species is named by its name
  * (ignoring case and punctuation) or by its national dex number, everywhere alike.
  */
-import { and, asc, eq, gt, like, sql, type SQL } from 'drizzle-orm';
+import { and, asc, gt, like, sql, type SQL } from 'drizzle-orm';
 import { species } from '../db/schema.ts';
 import type { Database } from '../platform/database.ts';
 import { listOf } from '../platform/wording.ts';
@@ -27,10 +27,24 @@ function dexNumberOf(ref: SpeciesRef): number | undefined {
   return DEX_NUMBER.test(ref.trim()) ? Number(ref) : undefined;
 }
 
+/** `ref` as lookups compare it (and uploads stage it): a dex number's digits, or a name's slug. */
+function speciesKey(ref: SpeciesRef): string {
+  const number = dexNumberOf(ref);
+  return number === undefined ? speciesSlug(String(ref)) : String(number);
+}
+
+/**
+ * The condition that the species row `s` is the one `key` names — a {@link speciesKey}, or a
+ * column of them: the one way every query finds a species by name or number.
+ */
+export function speciesKeyMatches(s: SQL, key: SQL): SQL {
+  return sql`(${s}.slug = ${key} OR ${s}.dex_number = CASE WHEN ${key} ~ '^[0-9]{1,5}$' THEN ${key}::int END)`;
+}
+
 /** The condition on `species` selecting the species `ref` names. */
 export function speciesMatch(ref: SpeciesRef): SQL {
-  const number = dexNumberOf(ref);
-  return number === undefined ? eq(species.slug, speciesSlug(String(ref))) : eq(species.dexNumber, number);
+  const key = speciesKey(ref);
+  return speciesKeyMatches(sql`species`, sql`${key}::text`);
 }
 
 /**
@@ -69,16 +83,16 @@ export function unknownSpeciesSentence(what: string, ref: SpeciesRef, suggestion
  */
 export async function missingSpecies(db: Database, refs: readonly SpeciesRef[]): Promise<Map<string, string[]>> {
   const keys = [...new Set(refs.map(String))];
-  const numbers = keys.map((key) => String(dexNumberOf(key) ?? ''));
-  const slugs = keys.map((key, index) => (numbers[index] === '' ? speciesSlug(key) : ''));
+  // Names only: a dex number's neighbours mean nothing.
+  const slugs = keys.map((key) => (dexNumberOf(key) === undefined ? speciesSlug(key) : ''));
   const { rows } = await db.execute<{ key: string; suggestions: string[] }>(sql`
     SELECT u.key, ARRAY(
       SELECT name FROM (
         SELECT name, dex_number, edit_distance(s.slug, u.slug) AS distance FROM species s WHERE u.slug <> '' ORDER BY distance, dex_number LIMIT 3
       ) closest WHERE distance <= greatest(2, length(u.slug) / 2) ORDER BY distance, dex_number
     ) AS suggestions
-    FROM unnest(${arrayLiteral(keys)}::text[], ${arrayLiteral(slugs)}::text[], ${arrayLiteral(numbers)}::text[]) AS u(key, slug, number)
-    WHERE NOT EXISTS (SELECT 1 FROM species s WHERE CASE WHEN u.number = '' THEN s.slug = u.slug ELSE s.dex_number = u.number::int END)`);
+    FROM unnest(${arrayLiteral(keys)}::text[], ${arrayLiteral(slugs)}::text[], ${arrayLiteral(keys.map(speciesKey))}::text[]) AS u(key, slug, species_key)
+    WHERE NOT EXISTS (SELECT 1 FROM species s WHERE ${speciesKeyMatches(sql`s`, sql`u.species_key`)})`);
   return new Map(rows.map((row) => [row.key, row.suggestions]));
 }
 

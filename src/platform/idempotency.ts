@@ -10,8 +10,11 @@ import type { AppEnv } from '../env.ts';
 import { canonicalJson, sha256 } from './hashing.ts';
 import { Problem, problemFor, problemResponse } from './problem.ts';
 
-/** How long a finished answer is replayed. */
-const IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60;
+/**
+ * A key's replay window: how long a finished answer is replayed, and how long a creation counts
+ * as the earlier attempt of a retry (the ids of `domain/request-ids.ts`).
+ */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 /**
  * How long a request that has not finished holds its key, in dependency timeouts
  * (`DEPENDENCY_TIMEOUT_MS`, 5 s by default: a minute). Far beyond any request (it makes a few
@@ -65,7 +68,7 @@ export interface CallerKey {
 /**
  * Runs `run` at most once per key, handing it the caller's key (if any). The key is claimed and any earlier state read in one
  * `SET … NX GET`; the answer (success or a 4xx problem) is stored for
- * {@link IDEMPOTENCY_TTL_SECONDS}. On a 5xx or an unexpected error the key is released so
+ * {@link IDEMPOTENCY_WINDOW_MS}. On a 5xx or an unexpected error the key is released so
  * the client can retry.
  */
 export async function idempotent<R extends Response>(
@@ -102,7 +105,7 @@ export async function idempotent<R extends Response>(
   }
   const done: Entry = { state: 'done', bodyHash, status: response.status, headers, body: await response.clone().text() };
   // The work is done and answered either way; a failed write only means a retry would run again.
-  await c.var.services.redis.set(slot, done, { ex: IDEMPOTENCY_TTL_SECONDS }).catch((error: unknown) => {
+  await c.var.services.redis.set(slot, done, { px: IDEMPOTENCY_WINDOW_MS }).catch((error: unknown) => {
     noteError(c, 'storing the idempotent answer', error);
   });
   return response;

@@ -3,8 +3,8 @@
  * unique key, so walking every page returns every row once, even while rows are inserted.
  */
 import { z } from '@hono/zod-openapi';
-import { idSchema, wholeNumberText } from '../domain/fields.ts';
 import { Problem } from './problem.ts';
+import { idSchema, wholeNumberText } from './text-schemas.ts';
 
 /** Keys a cursor can carry: a row id, or a positive int4 (dex numbers). */
 function isKey(value: unknown, type: 'string' | 'number'): boolean {

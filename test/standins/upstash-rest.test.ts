@@ -125,6 +125,40 @@ describe('Upstash stand-in: pipelines and transactions', () => {
   });
 });
 
+describe('Upstash stand-in: scripts', () => {
+  // The same assertions hold on the in-memory engine (a Lua VM of its own) and on real Redis.
+  it('runs EVAL with KEYS and ARGV, converting replies both ways as Redis does', async () => {
+    const [text, list] = [key('eval-string'), key('eval-list')];
+    const script = `
+      redis.call('SET', KEYS[1], ARGV[1])
+      redis.call('RPUSH', KEYS[2], unpack(ARGV, 2))
+      return {redis.call('GET', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1), redis.call('INCRBY', KEYS[1] .. ':n', 3),
+        type(redis.call('GET', KEYS[1] .. ':none')), redis.call('SET', KEYS[1], 'v'), redis.call('TYPE', KEYS[2]), 7.9, false, true}`;
+    created.push(`${text}:n`);
+    expect(await redis.eval(script, [text, list], ['héllo', 'a', 'b'])).toEqual(['héllo', ['a', 'b'], 3, 'boolean', 'OK', 'list', 7, null, 1]);
+  });
+
+  it('is atomic: a script that raises keeps the writes before it, and its error is the reply', async () => {
+    const k = key('eval-raise');
+    await expect(redis.eval("redis.call('SET', KEYS[1], 'x'); return redis.call('INCR', KEYS[1])", [k], [])).rejects.toThrow(/failed: ERR value is not an integer/);
+    expect(await redis.get(k)).toBe('x');
+    expect(await redis.eval("return redis.pcall('INCR', KEYS[1])['err']", [k], [])).toMatch(/^ERR value is not an integer/);
+    await expect(redis.eval('return nil +', [], [])).rejects.toThrow(/failed: ERR Error compiling script/);
+    await expect(redis.eval("return redis.call('EVAL', 'return 1', 0)", [], [])).rejects.toThrow(/failed: ERR This Redis command is not allowed from script/);
+    await expect(redis.eval('return 1', [k, k], [])).resolves.toBe(1);
+  });
+
+  it('caches a script for EVALSHA (NOSCRIPT before), as @upstash/redis Script expects', async () => {
+    const source = `return {ARGV[1], '${crypto.randomUUID()}'}`;
+    const sha = [...new Uint8Array(await crypto.subtle.digest('SHA-1', new TextEncoder().encode(source)))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    expect(await redis.scriptExists(sha)).toEqual([0]);
+    await expect(redis.evalsha(sha, [], ['a'])).rejects.toThrow(/failed: NOSCRIPT /);
+    expect(await redis.scriptLoad(source)).toBe(sha);
+    expect(await redis.evalsha(sha, [], ['a'])).toEqual(['a', expect.any(String)]);
+    expect(await redis.scriptExists(sha)).toEqual([1]);
+  });
+});
+
 describe('Upstash stand-in: errors', () => {
   it('rejects a wrong token with 401 and a JSON body', async () => {
     const response = await fetch(url, { method: 'POST', body: '["PING"]', headers: { Authorization: 'Bearer wrong' } });

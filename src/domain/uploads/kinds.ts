@@ -4,18 +4,8 @@
  * names, ISO dates, species slugs) or why the cell is invalid.
  */
 import type { z } from 'zod';
-import {
-  firstNameSchema,
-  idSchema,
-  lastNameSchema,
-  levelSchema,
-  nicknameSchema,
-  pastDateSchema,
-  speciesNameSchema,
-  speciesSlug,
-  WHOLE_NUMBER,
-  DEX_NUMBER,
-} from '../fields.ts';
+import { idSchema, WHOLE_NUMBER } from '../../platform/text-schemas.ts';
+import { firstNameSchema, lastNameSchema, levelSchema, nicknameSchema, pastDateSchema, speciesNameSchema, speciesSlug, DEX_NUMBER } from '../fields.ts';
 
 export const UPLOAD_TYPES = ['trainer', 'pokemon'] as const;
 export type UploadType = (typeof UPLOAD_TYPES)[number];

@@ -5,6 +5,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { pokemon, species, trainers } from '../../db/schema.ts';
 import type { Database } from '../../platform/database.ts';
+import { speciesKeyMatches } from '../species.ts';
 import { arrayLiteral } from './chunks.ts';
 import type { UploadType } from './kinds.ts';
 
@@ -70,7 +71,7 @@ export async function lookUpReferences(db: Database, type: UploadType, batch: Re
       ARRAY(SELECT o FROM unnest(${arrayLiteral(batch.owners)}::text[]) AS o
             WHERE NOT EXISTS (SELECT 1 FROM ${trainers} t WHERE t.id = o)) AS missing_owners,
       (SELECT json_object_agg(k.key, s.name) FROM unnest(${arrayLiteral(batch.slugs)}::text[]) AS k(key)
-         JOIN ${species} s ON s.slug = k.key OR s.dex_number = CASE WHEN k.key ~ '^[0-9]{1,5}$' THEN k.key::int END) AS species`);
+         JOIN ${species} s ON ${speciesKeyMatches(sql`s`, sql`k.key`)}) AS species`);
   const row = result.rows[0]!;
   return { existingIds: row.existing, dated: row.dated ?? [], missingOwners: row.missing_owners, speciesNames: row.species ?? {} };
 }

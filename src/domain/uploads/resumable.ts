@@ -8,8 +8,14 @@
  *
  * An append that loses its connection keeps what arrived: the bytes read so far become the new
  * offset (whole rows staged, the open row carried). Only one append runs at a time (a lock in
- * Redis, `SET NX`); the offset moves only when the state that describes it is written, in the
- * same MULTI as the piece's last chunks.
+ * Redis, `SET NX`, holding the append's random token); the offset moves only when the state that
+ * describes it is written, in the same script as the piece's last chunks.
+ *
+ * The lock expires (an append whose Worker died must not block the upload), so an append that
+ * stalls past it may find another one has taken over: every write of an append (chunks, ids,
+ * state, discarding, releasing) runs only while the lock still holds its token, checked in the
+ * same script as the write (`runWrite` in staging.ts). The stalled append then writes nothing
+ * and is refused with the upload's offset, as a concurrent append is.
  */
 import type { Redis } from '../../platform/redis.ts';
 import type { Database } from '../../platform/database.ts';
@@ -17,7 +23,7 @@ import { DomainError } from '../errors.ts';
 import { CsvReader, Utf8Decoder, utf8Text, type CsvReaderState, type Utf8DecoderState } from './csv.ts';
 import type { UploadKind } from './kinds.ts';
 import { Stager, type EarlierIds, type StagedUpload, type StagerState } from './stage.ts';
-import { StagedWriter, uploadKeys, type OnConflict, type StagingQuota, type UploadMeta } from './staging.ts';
+import { AppendLockLost, StagedWriter, readMeta, runWrite, uploadKeys, type AppendLock, type OnConflict, type RedisCommand, type StagingQuota, type UploadMeta } from './staging.ts';
 
 /** What an upload carries between pieces. */
 interface ResumeState {
@@ -44,16 +50,18 @@ export interface ResumableSettings {
 const APPEND_LOCK_MS = 60_000;
 /** Characters of ids per Redis round trip when checking or recording them (under the 10 MB request limit). */
 const ID_BATCH_CHARS = 4 * 1024 * 1024;
-/** Ids per Redis command: its arguments are spread onto the stack, which holds ~100k. */
+/** Ids per HMGET: its arguments are spread onto the stack, which holds ~100k. */
 const IDS_PER_COMMAND = 20_000;
+/** Ids per HSET in a script: Redis's Lua `unpack` gives at most ~8,000 values (two per id). */
+const IDS_PER_SCRIPT_COMMAND = 2_000;
 
 /** The 409 of a refused append, with the offset the client should resume from (the draft's `expected-offset` / `provided-offset`). */
 function offsetConflict(detail: string, offset: number, provided: number, complete = false): DomainError {
   return new DomainError('conflict', detail, { uploadOffset: offset, uploadComplete: complete, 'expected-offset': offset, 'provided-offset': provided });
 }
 
-/** Ids of earlier pieces, in the upload's Redis hash: one round trip per ~4 MiB of ids. */
-function earlierIds(redis: Redis, id: string, expiresAt: number, remembered: number): EarlierIds & { count: number } {
+/** Ids of earlier pieces, in the upload's Redis hash: one round trip per ~4 MiB of ids (recorded while `lock` holds). */
+function earlierIds(redis: Redis, id: string, expiresAt: number, remembered: number, lock: AppendLock): EarlierIds & { count: number } {
   const key = uploadKeys(id).ids;
   const batches = <T>(items: T[], size: (item: T) => number): T[][] => {
     const out: T[][] = [[]];
@@ -80,9 +88,11 @@ function earlierIds(redis: Redis, id: string, expiresAt: number, remembered: num
     },
     async remember(lines: Map<string, number>): Promise<void> {
       for (const batch of batches([...lines], ([item]) => item.length + 8)) {
-        const multi = redis.multi();
-        for (let at = 0; at < batch.length; at += IDS_PER_COMMAND) multi.hset(key, Object.fromEntries(batch.slice(at, at + IDS_PER_COMMAND)));
-        await multi.pexpireat(key, expiresAt).exec();
+        const commands: RedisCommand[] = [];
+        for (let at = 0; at < batch.length; at += IDS_PER_SCRIPT_COMMAND) {
+          commands.push(['HSET', key, ...batch.slice(at, at + IDS_PER_SCRIPT_COMMAND).flat()]);
+        }
+        if (!(await runWrite(redis, [...commands, ['PEXPIREAT', key, expiresAt]], { lock })).written) throw new AppendLockLost();
       }
       ids.count += lines.size;
     },
@@ -124,9 +134,9 @@ export async function createResumable(redis: Redis, kind: UploadKind, onConflict
 export interface AppendRequest {
   id: string;
   kinds: Record<UploadMeta['type'], UploadKind>;
-  /** `Upload-Offset`: where the client believes the upload stands. */
+  /** Where the client believes the upload stands (bytes received). */
   offset: number;
-  /** `Upload-Complete: ?1`: this piece ends the file. */
+  /** This piece ends the file. */
   complete: boolean;
   /** The piece's bytes; a connection that breaks ends it early (see {@link dropped}). */
   body: AsyncIterable<Uint8Array>;
@@ -143,21 +153,23 @@ export type AppendResult = { complete: false; meta: UploadMeta } | { complete: t
  * Appends one piece. Round trips: one to take the lock and read the state, the staging ones of
  * the rows (as for a single request), the id checks of later pieces, one to save the state.
  * @throws DomainError `not-found`; `conflict` (`uploadOffset`: the offset is not the upload's,
- *   another append is running, or the upload is complete); `too-large` with `maxPieceBytes` (the
+ *   another append is running, the upload is complete, or this append stalled past its lock and
+ *   wrote nothing); `too-large` with `maxPieceBytes` (the
  *   upload stays as it was); `invalid` or another `too-large` (the upload is then discarded,
  *   nothing staged); `quota-exceeded` (likewise).
  */
 export async function appendPiece(db: Database, redis: Redis, request: AppendRequest): Promise<AppendResult> {
   const { id, settings } = request;
   const keys = uploadKeys(id);
-  const token = crypto.randomUUID();
+  const lock: AppendLock = { key: keys.append, token: crypto.randomUUID(), ms: APPEND_LOCK_MS };
   const [locked, meta, state] = await redis
     .pipeline()
-    .set(keys.append, token, { nx: true, px: APPEND_LOCK_MS })
+    .set(lock.key, lock.token, { nx: true, px: lock.ms })
     .get<UploadMeta>(keys.meta)
     .get<ResumeState>(keys.resume)
     .exec<[string | null, UploadMeta | null, ResumeState | null]>();
-  const release = () => redis.del(keys.append).catch(() => {});
+  // Only while the lock is still this append's: another may hold it by now.
+  const release = () => runWrite(redis, [['DEL', lock.key]], { lock }).catch(() => {});
   if (!meta) {
     if (locked) await release();
     throw new DomainError('not-found', `There is no upload "${id}" (uploads are forgotten when they expire).`);
@@ -166,24 +178,20 @@ export async function appendPiece(db: Database, redis: Redis, request: AppendReq
     if (locked) await release();
     throw offsetConflict(`Upload "${id}" is complete (${meta.status}); it takes no more pieces.`, meta.offset ?? 0, request.offset, true);
   }
-  if (!locked) throw offsetConflict(`Another append to upload "${id}" is running; ask HEAD for the offset once it ends.`, meta.offset!, request.offset);
+  if (!locked) throw offsetConflict(`Another append to upload "${id}" is running; resume from the upload's offset once it ends.`, meta.offset!, request.offset);
   if (meta.offset !== request.offset) {
     await release();
-    throw offsetConflict(`Upload "${id}" has ${meta.offset} bytes, not ${request.offset}: send the piece from Upload-Offset ${meta.offset}.`, meta.offset!, request.offset);
+    throw offsetConflict(`Upload "${id}" has ${meta.offset} bytes, not ${request.offset}: send the piece from offset ${meta.offset}.`, meta.offset!, request.offset);
   }
 
   const kind = request.kinds[meta.type];
   const expiresAt = Date.parse(meta.expiresAt);
-  const writer = new StagedWriter(redis, id, new Date(expiresAt), request.quota, {
-    written: state.stager.written,
-    counted: state.stager.counted,
-    lock: { key: keys.append, ms: APPEND_LOCK_MS },
-  });
+  const writer = new StagedWriter(redis, id, new Date(expiresAt), request.quota, { written: state.stager.written, counted: state.stager.counted, lock });
   const stager = Stager.restore(db, { kind, onConflict: meta.onConflict, settings }, writer, state.stager);
   const decoder = new Utf8Decoder(state.decoder);
   const reader = CsvReader.restore(state.reader);
   const firstLine = reader.recordLine;
-  const earlier = earlierIds(redis, id, expiresAt, state.idsRemembered);
+  const earlier = earlierIds(redis, id, expiresAt, state.idsRemembered, lock);
   try {
     for await (const text of utf8Text(pieceOf(request.body, settings.maxPieceBytes), settings.maxBytes, decoder)) {
       const records = reader.push(text);
@@ -194,7 +202,7 @@ export async function appendPiece(db: Database, redis: Redis, request: AppendReq
       await stager.add(reader.end());
       const staged = await stager.finish(
         { id, type: meta.type, onConflict: meta.onConflict, status: 'staged', offset: decoder.state.bytes, createdAt: meta.createdAt, expiresAt: meta.expiresAt },
-        { earlier, firstLine, also: (multi) => multi.del(keys.resume, keys.ids, keys.append) },
+        { earlier, firstLine, also: [['DEL', keys.resume, keys.ids, keys.append]] },
       );
       return { complete: true, staged };
     }
@@ -202,14 +210,18 @@ export async function appendPiece(db: Database, redis: Redis, request: AppendReq
     await stager.pause(earlier, firstLine, async (chunks, stagerState) => {
       Object.assign(received, { rows: stagerState.rows, chunks: stagerState.written, errorCount: stagerState.errors.count });
       const next: ResumeState = { decoder: decoder.state, reader: reader.save(), stager: stagerState, idsRemembered: earlier.count };
-      await writer.write(chunks, received, (multi) => multi.set(keys.resume, next, { pxat: expiresAt }).del(keys.append));
+      await writer.write(chunks, received, [['SET', keys.resume, JSON.stringify(next), 'PXAT', expiresAt], ['DEL', keys.append]]);
     });
     return { complete: false, meta: received };
   } catch (error) {
+    if (error instanceof AppendLockLost) throw await overtaken(redis, id, request.offset);
     if (error instanceof DomainError && error.details.maxPieceBytes === undefined) {
       // The file cannot become a valid upload: nothing of it stays staged.
-      await writer.discard().catch(() => {});
-      await redis.del(keys.meta, keys.chunks, keys.resume, keys.ids, keys.append).catch(() => {});
+      const discarded = await writer.discard([['DEL', keys.resume, keys.ids, keys.append]]).then(
+        () => true,
+        (failure: unknown) => !(failure instanceof AppendLockLost),
+      );
+      if (!discarded) throw await overtaken(redis, id, request.offset);
     } else {
       // A dependency failed, or the piece was too large: the upload stays at its last saved offset
       // (chunks staged past it are trimmed by the next append).
@@ -217,6 +229,18 @@ export async function appendPiece(db: Database, redis: Redis, request: AppendReq
     }
     throw error;
   }
+}
+
+/** The 409 of an append whose lock expired while it stalled: another append has the upload (or may take it) from its offset now. */
+async function overtaken(redis: Redis, id: string, provided: number): Promise<DomainError> {
+  const meta = await readMeta(redis, id);
+  if (!meta) return new DomainError('not-found', `There is no upload "${id}" any more: it was deleted or discarded while this append stalled.`);
+  return offsetConflict(
+    `This append to upload "${id}" stalled past its lock, and another append may have taken over; nothing of this piece was kept; resume from the upload's offset.`,
+    meta.offset ?? 0,
+    provided,
+    meta.status !== 'receiving',
+  );
 }
 
 /** The body of one piece, refused with 413 past `maxBytes`. */

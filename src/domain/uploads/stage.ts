@@ -19,7 +19,7 @@ import type { CellResult, UploadKind } from './kinds.ts';
 import { lookUpReferences, type DatedConflict, type ReferenceBatch } from './references.ts';
 
 const emptyBatch = (): ReferenceBatch => ({ ids: [], owners: [], slugs: [], dated: { ids: [], owners: [], dates: [] } });
-import { StagedWriter, type OnConflict, type StagingQuota, type UploadMeta } from './staging.ts';
+import { StagedWriter, type OnConflict, type RedisCommand, type StagingQuota, type UploadMeta } from './staging.ts';
 
 /** Errors listed in a 422 (all are counted in `errorCount`). */
 export const MAX_LISTED_ERRORS = 1000;
@@ -496,7 +496,7 @@ export class Stager {
    */
   async finish(
     meta: Omit<UploadMeta, 'rows' | 'chunks'>,
-    resumed?: { earlier: EarlierIds; firstLine: number; also: (multi: ReturnType<Redis['multi']>) => void },
+    resumed?: { earlier: EarlierIds; firstLine: number; also: RedisCommand[] },
   ): Promise<StagedUpload> {
     if (!this.#positions) throw invalidFile('The file is empty.', [{ line: 1, column: '', value: '', detail: 'a header row and at least one row are required' }]);
     if (this.#rows === 0) throw invalidFile('The file has a header but no rows.', [{ line: 2, column: '', value: '', detail: 'at least one row is required' }]);

@@ -5,8 +5,9 @@
  * A resumable upload still receiving its pieces also has (see `resumable.ts`):
  * - `upload:<id>:resume`: what validation carries from one piece to the next;
  * - `upload:<id>:ids`: a hash of the ids of earlier pieces → their line (duplicates across pieces);
- * - `upload:<id>:append`: held while one append runs (a second one is refused).
- * Writes go through MULTI/EXEC, so a list never exists without its expiry, and the status key is
+ * - `upload:<id>:append`: held while one append runs (a second one is refused); its value is that
+ *   append's token, which fences its writes (see {@link runWrite}).
+ * Each write is one atomic script, so a list never exists without its expiry, and the status key is
  * written last, with the final chunks: an upload is visible only once all of it is staged (a
  * resumable one, once its state and the chunks it describes are).
  */
@@ -44,6 +45,73 @@ export function uploadKeys(id: string): { meta: string; chunks: string; resume: 
   return { meta: metaKey(id), chunks: chunksKey(id), resume: `upload:${id}:resume`, ids: `upload:${id}:ids`, append: `upload:${id}:append` };
 }
 
+/** A Redis command: its name, then its arguments. */
+export type RedisCommand = [name: string, ...args: (string | number)[]];
+
+/** The append lock a resumable append holds: its key, this append's token (the key's value), how long each write extends it. */
+export interface AppendLock {
+  key: string;
+  token: string;
+  ms: number;
+}
+
+/** A quota counter a write adds `bytes` to, refused past `maxBytes` (the counter lives `windowSeconds` from its first write). */
+interface QuotaCharge {
+  key: string;
+  bytes: number;
+  maxBytes: number;
+  windowSeconds: number;
+}
+
+/**
+ * KEYS[1], if given: a lock that must hold ARGV[1]. ARGV[2]: a quota counter to add ARGV[3]
+ * to, up to ARGV[4], living ARGV[5] seconds ('' for none). Then each command as its argument
+ * count and its arguments. Returns {'written', replies…}, {'lock'} or {'quota', its PTTL}; a
+ * refused write has written and counted nothing.
+ */
+const WRITE_SCRIPT = `
+if #KEYS == 1 and redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lock'} end
+if ARGV[2] ~= '' then
+  redis.call('SET', ARGV[2], 0, 'NX', 'EX', ARGV[5])
+  if redis.call('INCRBY', ARGV[2], ARGV[3]) > tonumber(ARGV[4]) then
+    redis.call('DECRBY', ARGV[2], ARGV[3])
+    return {'quota', redis.call('PTTL', ARGV[2])}
+  end
+end
+local replies, at = {'written'}, 6
+while at <= #ARGV do
+  local count = tonumber(ARGV[at])
+  replies[#replies + 1] = redis.call(unpack(ARGV, at + 1, at + count))
+  at = at + count + 1
+end
+return replies
+`;
+
+type WriteOutcome = { written: true; replies: unknown[] } | { written: false; refused: 'lock' } | { written: false; refused: 'quota'; ttlMs: number };
+
+/**
+ * Runs `commands` in order and atomically, in one round trip; with `quota`, only if the bytes fit
+ * (counted in the same step). With `lock`, only while the lock still holds this append's token:
+ * an append that stalled past its lock's expiry, while another took the upload over, must not
+ * write over that one's chunks and state. The check and the writes are one Lua script because
+ * MULTI/EXEC cannot make writes conditional except through WATCH, which needs a connection kept
+ * between requests (Upstash's REST API has none); Upstash, Redis and both local stand-ins run scripts.
+ */
+export async function runWrite(redis: Redis, commands: RedisCommand[], guards: { lock?: AppendLock | undefined; quota?: QuotaCharge | undefined } = {}): Promise<WriteOutcome> {
+  const { lock, quota } = guards;
+  const args = [lock?.token ?? '', quota?.key ?? '', quota?.bytes ?? 0, quota?.maxBytes ?? 0, quota?.windowSeconds ?? 0, ...commands.flatMap((command) => [command.length, ...command])];
+  const [outcome, ...replies] = await redis.eval<(string | number)[], [string, ...unknown[]]>(WRITE_SCRIPT, lock ? [lock.key] : [], args);
+  if (outcome === 'written') return { written: true, replies };
+  return outcome === 'lock' ? { written: false, refused: 'lock' } : { written: false, refused: 'quota', ttlMs: replies[0] as number };
+}
+
+/** Thrown by a fenced write the lock no longer allowed: nothing of it was written. */
+export class AppendLockLost extends Error {
+  constructor() {
+    super('the append lock is held by another append, or expired');
+  }
+}
+
 /**
  * How many staged bytes one client may have in Redis: counted per `subject` over a window as
  * long as an upload lives, so staged data that could still exist is what is bounded.
@@ -58,8 +126,9 @@ const quotaKey = (subject: string) => `quota:staged-bytes:${subject}`;
 
 /**
  * Writes one upload's chunks as they fill, then its status; or takes back what it wrote. With a
- * quota, each write also counts its bytes in the same MULTI; a write that takes the client over
- * its quota is refused (and everything this upload wrote is taken back).
+ * quota, each write also counts its bytes in the same script; a write that takes the client over
+ * its quota is refused (and everything this upload wrote is taken back). A resumable append's
+ * writer writes only while it holds the append lock ({@link AppendLockLost} otherwise).
  */
 export class StagedWriter {
   readonly #redis: Redis;
@@ -70,26 +139,19 @@ export class StagedWriter {
   #counted = 0;
   /** A resumed upload's first write drops chunks past `written` (left by an append that never saved its state). */
   #trim = false;
+  /** The lock this writer's upload holds (a resumable append): each write checks it and extends it by `ms`. */
+  readonly #lock: AppendLock | undefined;
 
-  /** A lock this writer's upload holds (a resumable append): each write extends it by `ms`. */
-  #lock: { key: string; ms: number } | undefined;
-
-  constructor(
-    redis: Redis,
-    id: string,
-    expiresAt: Date,
-    quota?: StagingQuota,
-    resumed?: { written: number; counted: number; lock: { key: string; ms: number } },
-  ) {
+  constructor(redis: Redis, id: string, expiresAt: Date, quota?: StagingQuota, resumed?: { written: number; counted: number; lock: AppendLock }) {
     this.#redis = redis;
     this.#id = id;
     this.#expiresAt = expiresAt.getTime();
     this.#quota = quota;
+    this.#lock = resumed?.lock;
     if (resumed) {
       this.#written = resumed.written;
       this.#counted = resumed.counted;
       this.#trim = true;
-      this.#lock = resumed.lock;
     }
   }
 
@@ -105,52 +167,44 @@ export class StagedWriter {
   }
 
   /**
-   * Appends chunks (and, last, the status) in one round trip.
-   * @throws DomainError `quota-exceeded` when the chunks take the client over its quota.
+   * Appends chunks (and, last, the status, then `also`) in one round trip.
+   * @throws DomainError `quota-exceeded` when the chunks would take the client over its quota (nothing written).
+   * @throws AppendLockLost when this writer's lock is another append's now (nothing written).
    */
-  async write(chunks: readonly Chunk[], meta?: UploadMeta, also?: (multi: ReturnType<Redis['multi']>) => void): Promise<void> {
-    const multi = this.#redis.multi();
-    const trimmed = this.#trim;
-    if (trimmed) {
-      if (this.#written === 0) multi.del(chunksKey(this.#id));
-      else multi.ltrim(chunksKey(this.#id), 0, this.#written - 1);
-      this.#trim = false;
-    }
+  async write(chunks: readonly Chunk[], meta?: UploadMeta, also: RedisCommand[] = []): Promise<void> {
+    const commands: RedisCommand[] = [];
+    if (this.#trim) commands.push(this.#written === 0 ? ['DEL', chunksKey(this.#id)] : ['LTRIM', chunksKey(this.#id), 0, this.#written - 1]);
     const texts = chunks.map((chunk) => JSON.stringify(chunk));
     const bytes = texts.reduce((sum, text) => sum + text.length, 0);
-    const quota = this.#quota !== undefined && bytes > 0 ? this.#quota : undefined;
-    if (quota) {
-      multi.set(quotaKey(quota.subject), 0, { nx: true, ex: quota.windowSeconds });
-      multi.incrby(quotaKey(quota.subject), bytes);
-      multi.pttl(quotaKey(quota.subject));
-    }
-    if (texts.length > 0) {
-      multi.rpush(chunksKey(this.#id), ...texts);
-      multi.pexpireat(chunksKey(this.#id), this.#expiresAt);
-    }
-    if (meta) multi.set(metaKey(this.#id), meta, { pxat: this.#expiresAt });
-    if (this.#lock) multi.pexpire(this.#lock.key, this.#lock.ms);
-    also?.(multi);
-    const results = await multi.exec<unknown[]>();
-    this.#written += chunks.length;
-    if (!quota) return;
-    this.#counted += bytes;
-    const at = trimmed ? 1 : 0;
-    const [used, ttlMs] = [results[at + 1] as number, results[at + 2] as number];
-    if (used > quota.maxBytes) {
-      throw new DomainError('quota-exceeded', `Staging this upload would exceed your quota of ${quota.maxBytes} staged bytes; nothing was staged.`, {
-        quotaBytes: quota.maxBytes,
-        retryAfterSeconds: Math.max(1, Math.ceil(ttlMs / 1000)),
+    if (texts.length > 0) commands.push(['RPUSH', chunksKey(this.#id), ...texts], ['PEXPIREAT', chunksKey(this.#id), this.#expiresAt]);
+    if (meta) commands.push(['SET', metaKey(this.#id), JSON.stringify(meta), 'PXAT', this.#expiresAt]);
+    if (this.#lock) commands.push(['PEXPIRE', this.#lock.key, this.#lock.ms]);
+    const quota = this.#quota !== undefined && bytes > 0 ? { key: quotaKey(this.#quota.subject), bytes, ...this.#quota } : undefined;
+    const outcome = await runWrite(this.#redis, [...commands, ...also], { lock: this.#lock, quota });
+    if (outcome.written) {
+      this.#trim = false;
+      this.#written += chunks.length;
+      if (quota) this.#counted += bytes;
+    } else if (outcome.refused === 'lock') {
+      throw new AppendLockLost();
+    } else {
+      throw new DomainError('quota-exceeded', `Staging this upload would exceed your quota of ${this.#quota!.maxBytes} staged bytes; nothing was staged.`, {
+        quotaBytes: this.#quota!.maxBytes,
+        retryAfterSeconds: Math.max(1, Math.ceil(outcome.ttlMs / 1000)),
       });
     }
   }
 
-  /** Takes back whatever this upload wrote, and the bytes it counted (nothing written: no round trip). */
-  async discard(): Promise<void> {
-    if (this.#written === 0 && this.#counted === 0) return;
-    const pipeline = this.#redis.pipeline().del(chunksKey(this.#id), metaKey(this.#id));
-    if (this.#quota && this.#counted > 0) pipeline.decrby(quotaKey(this.#quota.subject), this.#counted);
-    await pipeline.exec();
+  /**
+   * Takes back whatever this upload wrote and the bytes it counted, with `also` (nothing to do:
+   * no round trip).
+   * @throws AppendLockLost when this writer's lock is another append's now (nothing taken back).
+   */
+  async discard(also: RedisCommand[] = []): Promise<void> {
+    if (this.#written === 0 && this.#counted === 0 && also.length === 0) return;
+    const commands: RedisCommand[] = [['DEL', chunksKey(this.#id), metaKey(this.#id)]];
+    if (this.#quota && this.#counted > 0) commands.push(['DECRBY', quotaKey(this.#quota.subject), this.#counted]);
+    if (!(await runWrite(this.#redis, [...commands, ...also], { lock: this.#lock })).written) throw new AppendLockLost();
   }
 }
 
@@ -186,8 +240,10 @@ export async function markCommitted(redis: Redis, meta: UploadMeta): Promise<voi
  */
 export async function deleteUpload(redis: Redis, id: string): Promise<boolean> {
   const keys = uploadKeys(id);
-  const claimed = await redis.set(keys.append, 'deleting', { nx: true, px: 10_000 });
-  if (claimed !== 'OK') throw new DomainError('conflict', `A piece is being appended to upload "${id}"; delete it once that append has answered.`);
-  const [metaDeleted] = await redis.pipeline().del(keys.meta).del(keys.chunks, keys.resume, keys.ids, keys.append).exec<[number, number]>();
-  return metaDeleted > 0;
+  const lock: AppendLock = { key: keys.append, token: crypto.randomUUID(), ms: 10_000 };
+  const conflict = () => new DomainError('conflict', `A piece is being appended to upload "${id}"; delete it once that append has answered.`);
+  if ((await redis.set(lock.key, lock.token, { nx: true, px: lock.ms })) !== 'OK') throw conflict();
+  const deleted = await runWrite(redis, [['DEL', keys.meta], ['DEL', keys.chunks, keys.resume, keys.ids, keys.append]], { lock });
+  if (!deleted.written) throw conflict();
+  return (deleted.replies[0] as number) > 0;
 }

@@ -1,6 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { SCOPES } from '../../domain/keys.ts';
-import { idSchema, textSchema } from '../../domain/fields.ts';
+import { textSchema } from '../../domain/fields.ts';
+import { idSchema } from '../../platform/text-schemas.ts';
 import { jsonContent, noStoreHeaders, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';

@@ -1,6 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { DEFAULT_OFFER_SECONDS, MAX_OFFER_SECONDS, OFFER_STATUSES } from '../../domain/offers.ts';
-import { idSchema } from '../../domain/fields.ts';
+import { idSchema } from '../../platform/text-schemas.ts';
 import { jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { forbiddenField, idSchema, wholeNumberText, levelSchema, nicknameSchema, pastDateSchema, speciesNameSchema, speciesSchema } from '../../domain/fields.ts';
+import { forbiddenField, levelSchema, nicknameSchema, pastDateSchema, speciesNameSchema, speciesSchema } from '../../domain/fields.ts';
+import { idSchema, wholeNumberText } from '../../platform/text-schemas.ts';
 import { ifMatchHeaders, jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';

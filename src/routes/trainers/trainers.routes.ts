@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { firstNameSchema, forbiddenField, idSchema, lastNameSchema, pastDateSchema, textSchema } from '../../domain/fields.ts';
+import { firstNameSchema, forbiddenField, lastNameSchema, pastDateSchema, textSchema } from '../../domain/fields.ts';
+import { idSchema } from '../../platform/text-schemas.ts';
 import { ifMatchHeaders, jsonContent, problemResponse } from '../../openapi/responses.ts';
 import { pageQuerySchema, pageSchema } from '../../platform/pagination.ts';
 import { requireJson } from '../../platform/validation.ts';
