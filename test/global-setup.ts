@@ -51,9 +51,10 @@ async function startBrokenReplicaEndpoint(neonUrl: string) {
     // A proxy or load balancer in front of the replica answering with its own page.
     'not-json': { status: 200, type: 'text/html', body: '<html><body>upstream gone</body></html>' },
     'not-json-error': { status: 400, type: 'text/plain', body: 'bad request' },
-    // Neon's error answers: a data exception in the request itself, a replay conflict, a table the replica does not have yet.
+    // Neon's error answers: a data exception or a syntax error in the request itself, a replay conflict, a table the replica does not have yet.
     'data-exception': { status: 400, type: 'application/json', body: JSON.stringify({ message: 'invalid input syntax for type integer: "x"', code: '22P02' }) },
     'replay-conflict': { status: 400, type: 'application/json', body: JSON.stringify({ message: 'canceling statement due to conflict with recovery', code: '40001' }) },
+    'syntax-error': { status: 400, type: 'application/json', body: JSON.stringify({ message: 'syntax error at or near "SELEC"', code: '42601' }) },
     'schema-lag': { status: 400, type: 'application/json', body: JSON.stringify({ message: 'relation "species" does not exist', code: '42P01' }) },
   };
   return listen(async (req, res) => {

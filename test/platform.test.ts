@@ -268,6 +268,15 @@ describe('a replica that answers wrongly (a test endpoint in front of the stand-
     expect(roundTrips(read)).toEqual({ db: 0, replica: 1, redis: 0 });
   });
 
+  it('answers a statement the replica cannot parse (a bug of ours) with a 500 that discloses nothing, and asks no primary', async () => {
+    const read = await callWithBindings(replicaAnswering('syntax-error'), '/species/pikachu');
+    const problem = await expectProblem(read, 500);
+    expect(problem.type).toBe('/problems/internal-error');
+    expect(problem.detail).toContain(problem.requestId);
+    expect(JSON.stringify(problem)).not.toContain('SELEC');
+    expect(roundTrips(read)).toEqual({ db: 0, replica: 1, redis: 0 });
+  });
+
   it('reports a replica whose answer is not Neon JSON in /health as unavailable, the primary ok', async () => {
     const response = await callWithBindings(replicaAnswering('not-json'), '/health');
     expect(response.status).toBe(200);
