@@ -51,6 +51,8 @@ async function startBrokenReplicaEndpoint(neonUrl: string) {
     // A proxy or load balancer in front of the replica answering with its own page.
     'not-json': { status: 200, type: 'text/html', body: '<html><body>upstream gone</body></html>' },
     'not-json-error': { status: 400, type: 'text/plain', body: 'bad request' },
+    // JSON, but not one result per statement sent.
+    'no-results': { status: 200, type: 'application/json', body: JSON.stringify({ results: [] }) },
     // Neon's error answers: a data exception or a syntax error in the request itself, a replay conflict, a table the replica does not have yet.
     'data-exception': { status: 400, type: 'application/json', body: JSON.stringify({ message: 'invalid input syntax for type integer: "x"', code: '22P02' }) },
     'replay-conflict': { status: 400, type: 'application/json', body: JSON.stringify({ message: 'canceling statement due to conflict with recovery', code: '40001' }) },

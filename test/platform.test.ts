@@ -238,7 +238,7 @@ describe('a replica that answers wrongly (a test endpoint in front of the stand-
     READ_CACHE_TTL_SECONDS: '0',
   });
 
-  for (const answer of ['not-json', 'not-json-error', 'schema-lag']) {
+  for (const answer of ['not-json', 'not-json-error', 'no-results', 'schema-lag']) {
     it(`sends reads to the primary when it answers ${answer}, then skips it for a while`, async () => {
       const bindings = replicaAnswering(answer);
       const first = await callWithBindings(bindings, '/species/pikachu');

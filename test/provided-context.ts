@@ -21,7 +21,7 @@ declare module 'vitest' {
     /**
      * A `NEON_FETCH_ENDPOINT` in front of the run's Neon stand-in that answers for a replica
      * `postgresql://…@<answer>.broken-replica.test/…` as a broken one would (`not-json`,
-     * `not-json-error`, `data-exception`, `syntax-error`, `replay-conflict`, `schema-lag`), and passes every other request on.
+     * `not-json-error`, `no-results`, `data-exception`, `syntax-error`, `replay-conflict`, `schema-lag`), and passes every other request on.
      */
     brokenReplicaEndpoint: string;
     /** How long the replica lags behind the primary (its WAL apply delay), ms; 0 without a lagging replica. */

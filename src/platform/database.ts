@@ -268,7 +268,8 @@ async function onReplica(replicaUrl: string, init: NeonInit, context: TransportC
     (answer) => (answer as { results?: unknown }).results,
     () => undefined,
   );
-  if (!Array.isArray(results)) {
+  // One result per statement sent (the driver's, the position, and the freshness check if any), or it is not Neon's answer.
+  if (!Array.isArray(results) || results.length !== check.length + 2) {
     if (pinned) throw new DependencyUnavailableError('replica', new Error('the replica answered something other than Neon JSON'));
     backOff(replicaUrl);
     return undefined;
