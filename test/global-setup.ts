@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { createServer, type Socket } from 'node:net';
 import pg from 'pg';
-import { listen, sendJson } from '../local/http.ts';
+import { listen, readBody, sendJson } from '../local/http.ts';
 import { migrate } from '../local/db-migrate.ts';
 import { startReplicatedCluster, type ReplicatedCluster } from '../local/pg-cluster.ts';
 import { createScratchDatabase } from '../local/scratch-database.ts';
@@ -39,6 +39,39 @@ async function startBlackHole() {
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * Stands in front of the run's Neon stand-in (`neonUrl`) as the Worker's `NEON_FETCH_ENDPOINT`:
+ * requests for a connection string whose host is `<answer>.broken-replica.test` get that canned
+ * answer, as a replica that breaks in that way would give it; every other request is passed on.
+ */
+async function startBrokenReplicaEndpoint(neonUrl: string) {
+  const answers: Record<string, { status: number; type: string; body: string }> = {
+    // A proxy or load balancer in front of the replica answering with its own page.
+    'not-json': { status: 200, type: 'text/html', body: '<html><body>upstream gone</body></html>' },
+    'not-json-error': { status: 400, type: 'text/plain', body: 'bad request' },
+    // JSON, but not one result per statement sent.
+    'no-results': { status: 200, type: 'application/json', body: JSON.stringify({ results: [] }) },
+    // Neon's error answers: a data exception or a syntax error in the request itself, a replay conflict, a table the replica does not have yet.
+    'data-exception': { status: 400, type: 'application/json', body: JSON.stringify({ message: 'invalid input syntax for type integer: "x"', code: '22P02' }) },
+    'replay-conflict': { status: 400, type: 'application/json', body: JSON.stringify({ message: 'canceling statement due to conflict with recovery', code: '40001' }) },
+    'syntax-error': { status: 400, type: 'application/json', body: JSON.stringify({ message: 'syntax error at or near "SELEC"', code: '42601' }) },
+    'schema-lag': { status: 400, type: 'application/json', body: JSON.stringify({ message: 'relation "species" does not exist', code: '42P01' }) },
+  };
+  return listen(async (req, res) => {
+    const body = await readBody(req, 64 * 1024 * 1024);
+    const target = String(req.headers['neon-connection-string'] ?? '');
+    const broken = /^[a-z]+:\/\/[^@/]*@([a-z-]+)\.broken-replica\.test[/:?]/.exec(target)?.[1];
+    const answer = broken === undefined ? undefined : answers[broken];
+    if (answer) {
+      res.writeHead(answer.status, { 'Content-Type': answer.type }).end(answer.body);
+      return;
+    }
+    const headers = Object.fromEntries(Object.entries(req.headers).filter(([name, value]) => typeof value === 'string' && !['host', 'content-length', 'connection'].includes(name))) as Record<string, string>;
+    const passed = await fetch(neonUrl, { method: req.method, headers, body: req.method === 'GET' ? undefined : body });
+    res.writeHead(passed.status, { 'Content-Type': passed.headers.get('Content-Type') ?? 'application/json' }).end(Buffer.from(await passed.arrayBuffer()));
+  });
 }
 
 async function query<T>(url: string, text: string, values: unknown[] = []): Promise<T> {
@@ -231,6 +264,9 @@ async function start(project: TestProject, cleanups: (() => Promise<unknown>)[])
   });
   cleanups.push(stopPrivate, privateControl.close);
   project.provide('privateRedis', { url: privateUpstash.url, token: privateToken, stopUrl: `${privateControl.url}/stop` });
+  const brokenReplicas = await startBrokenReplicaEndpoint(standins.bindings.NEON_FETCH_ENDPOINT);
+  cleanups.push(brokenReplicas.close);
+  project.provide('brokenReplicaEndpoint', `${brokenReplicas.url}/sql`);
   const blackHole = await startBlackHole();
   cleanups.push(blackHole.close);
   project.provide('blackHoleUrl', blackHole.url);

@@ -277,6 +277,22 @@ describe('POST /offers/:id/accept', () => {
     expect((await acceptOffer(misty.key, offer.id)).status).toBe(201);
   });
 
+  it('answers 409 naming a Pokémon deleted since the offer, and 410 once a trainer of the offer no longer exists', async () => {
+    const { ash, misty } = await setUp();
+    const offer = await makeOffer(ash.key, { to: misty.id, give: ash.pokemon, want: [] });
+    expect((await call(`/pokemon/${ash.pokemon[1]}`, { method: 'DELETE' })).status).toBe(204);
+    const conflict = await expectProblem(await acceptOffer(misty.key, offer.id), 409);
+    expect(conflict.conflicts).toEqual([{ pokemon: ash.pokemon[1], expectedOwner: ash.id, owner: null }]);
+    expect(conflict.errors).toEqual([{ pointer: '/give/1', detail: `"${ash.pokemon[1]}" no longer exists` }]);
+    expect((await readOffer(offer.id)).status).toBe('open');
+    // The offering trainer leaves, with their Pokémon.
+    expect((await call(`/trainers/${ash.id}?cascade=true`, { method: 'DELETE' })).status).toBe(204);
+    const gone = await expectProblem(await acceptOffer(misty.key, offer.id), 410);
+    expect(gone.unknownTrainers).toEqual([ash.id]);
+    expect(gone.detail).toBe(`Offer "${offer.id}" cannot be accepted: trainer "${ash.id}" no longer exists.`);
+    expect(await ownerOf(misty.pokemon[0]!)).toBe(misty.id);
+  });
+
   it('with an Idempotency-Key replays the 201, also after a lost answer (the exchange id is derived)', async () => {
     const { ash, misty } = await setUp();
     const offer = await makeOffer(ash.key, { to: misty.id, give: [ash.pokemon[0]], want: [] });

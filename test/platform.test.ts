@@ -228,3 +228,61 @@ describe('a failing replica', () => {
     }
   });
 });
+
+describe('a replica that answers wrongly (a test endpoint in front of the stand-in answers for it)', () => {
+  const endpoint = inject('brokenReplicaEndpoint');
+  /** Bindings whose replica gets `answer` from the test endpoint; a distinct URL per call (the backoff is per replica URL). */
+  const replicaAnswering = (answer: string) => ({
+    NEON_FETCH_ENDPOINT: endpoint,
+    DATABASE_REPLICA_URL: `postgresql://reader:secret@${answer}.broken-replica.test/db?case=${crypto.randomUUID().slice(0, 8)}`,
+    READ_CACHE_TTL_SECONDS: '0',
+  });
+
+  for (const answer of ['not-json', 'not-json-error', 'no-results', 'schema-lag']) {
+    it(`sends reads to the primary when it answers ${answer}, then skips it for a while`, async () => {
+      const bindings = replicaAnswering(answer);
+      const first = await callWithBindings(bindings, '/species/pikachu');
+      expect(first.status).toBe(200);
+      expect(((await first.json()) as { name: string }).name).toBe('Pikachu');
+      expect(roundTrips(first)).toEqual({ db: 1, replica: 1, redis: 0 });
+      const next = await callWithBindings(bindings, '/species/pikachu');
+      expect(next.status).toBe(200);
+      expect(roundTrips(next)).toEqual({ db: 1, replica: 0, redis: 0 });
+    });
+  }
+
+  it('sends a read cancelled by a replay conflict to the primary, and keeps asking the replica', async () => {
+    const bindings = replicaAnswering('replay-conflict');
+    for (let i = 0; i < 2; i++) {
+      const read = await callWithBindings(bindings, '/species/pikachu');
+      expect(read.status).toBe(200);
+      // The conflict concerned that one query, not the replica: no backoff.
+      expect(roundTrips(read)).toEqual({ db: 1, replica: 1, redis: 0 });
+    }
+  });
+
+  it('lets an error in the request itself stand: the primary would answer the same (422, no primary round trip)', async () => {
+    const read = await callWithBindings(replicaAnswering('data-exception'), '/species/pikachu');
+    const problem = await expectProblem(read, 422);
+    expect(problem.type).toBe('/problems/validation-failed');
+    expect(roundTrips(read)).toEqual({ db: 0, replica: 1, redis: 0 });
+  });
+
+  it('answers a statement the replica cannot parse (a bug of ours) with a 500 that discloses nothing, and asks no primary', async () => {
+    const read = await callWithBindings(replicaAnswering('syntax-error'), '/species/pikachu');
+    const problem = await expectProblem(read, 500);
+    expect(problem.type).toBe('/problems/internal-error');
+    expect(problem.detail).toContain(problem.requestId);
+    expect(JSON.stringify(problem)).not.toContain('SELEC');
+    expect(roundTrips(read)).toEqual({ db: 0, replica: 1, redis: 0 });
+  });
+
+  it('reports a replica whose answer is not Neon JSON in /health as unavailable, the primary ok', async () => {
+    const response = await callWithBindings(replicaAnswering('not-json'), '/health');
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { status: string; checks: { database: { status: string }; replicas: unknown[] } };
+    expect(body.status).toBe('degraded');
+    expect(body.checks.database.status).toBe('ok');
+    expect(body.checks.replicas).toEqual([{ name: 'replica-1', status: 'unavailable', latencyMs: expect.any(Number), error: 'could not be reached' }]);
+  });
+});

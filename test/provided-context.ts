@@ -18,6 +18,12 @@ declare module 'vitest' {
     engines: string;
     /** A TCP server that accepts connections and never answers: a hung dependency. */
     blackHoleUrl: string;
+    /**
+     * A `NEON_FETCH_ENDPOINT` in front of the run's Neon stand-in that answers for a replica
+     * `postgresql://…@<answer>.broken-replica.test/…` as a broken one would (`not-json`,
+     * `not-json-error`, `no-results`, `data-exception`, `syntax-error`, `replay-conflict`, `schema-lag`), and passes every other request on.
+     */
+    brokenReplicaEndpoint: string;
     /** How long the replica lags behind the primary (its WAL apply delay), ms; 0 without a lagging replica. */
     replicaDelayMs: number;
     /** Only with TEST_REPLICA_CLUSTER=1: a loopback server where `POST /replica/stop` kills the replica. */

@@ -135,6 +135,56 @@ describe('hits', () => {
     expect(await read.json()).toEqual(stored);
   });
 
+  describe('the isolate tier’s bounds (256 KiB an answer, 16 MiB in all)', () => {
+    /** Puts a trainer answer of about `chars` characters at the location under `/trainers/<id>`, as a fill would. */
+    async function putLarge(id: string, chars: number, like: Record<string, unknown>): Promise<string> {
+      const path = `/trainers/${id}`;
+      const body = JSON.stringify({ ...like, id, firstName: 'x'.repeat(chars) });
+      const headers = { 'Content-Type': 'application/json', ETag: `"${id}"`, 'Cache-Control': 'max-age=60', 'X-Read-Cache-Expires': String(Date.now() + 60_000) };
+      await caches.default.put(readCacheKey((await generationAtLocation())!, new URL(`http://api.test${path}`)), new Response(body, { headers }));
+      return path;
+    }
+
+    it('leaves an answer over 256 KiB to the location: every read of it is a location hit', async () => {
+      const trainer = await createTrainer();
+      expect((await cached(`/trainers/${trainer.id}/pokemon`)).status).toBe(200); // records the location's generation
+      const path = await putLarge(uniqueId('big'), 300 * 1024, await json(await call(`/trainers/${trainer.id}`)));
+      for (let i = 0; i < 2; i++) {
+        const read = await cached(path);
+        expect(outcome(read)).toBe('hit-edge');
+        expect((await json(read)).firstName).toHaveLength(300 * 1024);
+      }
+    });
+
+    it('forgets the least recently used answers once it holds more than 16 MiB', async () => {
+      const trainer = await createTrainer();
+      expect((await cached(`/trainers/${trainer.id}/pokemon`)).status).toBe(200);
+      const like = await json(await call(`/trainers/${trainer.id}`));
+      const chars = 250 * 1024;
+      // One answer more than 16 MiB holds.
+      const paths: string[] = [];
+      for (let i = 0; i <= Math.floor((16 * 1024 * 1024) / chars); i++) paths.push(await putLarge(uniqueId(`full${i}`), chars, like));
+      for (const path of paths) expect(outcome(await cached(path))).toBe('hit-edge');
+      // The newest is still in memory; the oldest made room, and comes from the location again.
+      expect(outcome(await cached(paths.at(-1)!))).toBe('hit-isolate');
+      expect(outcome(await cached(paths[1]!))).toBe('hit-isolate');
+      expect(outcome(await cached(paths[0]!))).toBe('hit-edge');
+    });
+
+    it('keeps the Pokédex in memory across a write, and drops the answers read at the old generation', async () => {
+      const trainer = await createTrainer();
+      const path = `/trainers/${trainer.id}`;
+      // The location may hold it from an earlier test (an hour); either way this isolate now keeps it.
+      expect(['miss', 'hit-edge']).toContain(outcome(await cached('/species/pikachu')));
+      expect(outcome(await cached(path))).toBe('miss');
+      expect((await cached(path, { method: 'PATCH', json: { firstName: 'Renamed' } })).status).toBe(200);
+      const reread = await cached(path);
+      expect(outcome(reread)).toBe('miss');
+      expect((await json(reread)).firstName).toBe('Renamed');
+      expect(outcome(await cached('/species/pikachu'))).toBe('hit-isolate');
+    });
+  });
+
   it('keeps a parameter sent twice in the key, in the order it was sent', () => {
     const key = readCacheKey('7', new URL('http://api.test/species?type=water&limit=2&type=fire'));
     expect(key).toBe('https://read-cache.internal/7/species?limit=2&type=water&type=fire');
@@ -522,6 +572,29 @@ describe('If-Match on PATCH and DELETE (optimistic concurrency)', () => {
       const [deleted, ...lost] = await statuses(path, () => ({ method: 'DELETE' }));
       expect(deleted).toBe(204);
       for (const status of lost) expect([404, 412]).toContain(status);
+    }
+  });
+
+  it('lets only one of a PATCH and a DELETE sent together with the same ETag through (also for a trainer key)', async () => {
+    const owner = await trainerWithKey(1);
+    const cases = [
+      { path: `/pokemon/${owner.pokemon[0]}`, patch: { level: 42 }, key: owner.key, query: '' },
+      { path: `/trainers/${owner.id}`, patch: { firstName: 'Patched' }, key: undefined, query: '?cascade=true' },
+    ];
+    for (const { path, patch, key, query } of cases) {
+      const tag = await etagOf(path);
+      const headers = { 'If-Match': tag };
+      // Both read the version first; the write that lands second finds it changed (or gone).
+      const [patched, deleted] = await Promise.all([call(path, { method: 'PATCH', json: patch, headers, key }), call(`${path}${query}`, { method: 'DELETE', headers, key })]);
+      const after = await call(path);
+      if (patched.status === 200) {
+        expect((await expectProblem(deleted, 412)).type, path).toBe('/problems/precondition-failed');
+        expect(await after.json(), path).toMatchObject(patch);
+      } else {
+        expect(deleted.status, path).toBe(204);
+        expect([404, 412], path).toContain(patched.status);
+        expect(after.status, path).toBe(404);
+      }
     }
   });
 });

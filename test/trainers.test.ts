@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { call, expectProblem, roundTrips, expectedTrips } from './support/api.ts';
+import { call, callWithBindings, DEAD_URL, expectProblem, roundTrips, expectedTrips } from './support/api.ts';
 import { clockPast, createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
 
 describe('POST /trainers', () => {
@@ -112,6 +112,14 @@ describe('DELETE /trainers/:id', () => {
     expect(roundTrips(response)).toEqual(expectedTrips({ writes: 1 }));
     for (const p of owned) await expectProblem(await call(`/pokemon/${p.id}`), 404);
   });
+
+  it('answers 503 with Retry-After when the database cannot be reached, and deletes nothing', async () => {
+    const trainer = await createTrainer();
+    const response = await callWithBindings({ NEON_FETCH_ENDPOINT: `${DEAD_URL}/sql` }, `/trainers/${trainer.id}`, { method: 'DELETE' });
+    expect((await expectProblem(response, 503)).dependency).toBe('database');
+    expect(response.headers.get('Retry-After')).toBeTruthy();
+    expect((await call(`/trainers/${trainer.id}`)).status).toBe(200);
+  });
 });
 
 describe('GET /trainers', () => {
@@ -175,6 +183,14 @@ describe('oversized bodies', () => {
   it('refuses a JSON body over 64 KiB with 413', async () => {
     const json = { id: uniqueId('big'), firstName: 'x'.repeat(70 * 1024), lastName: 'B', dateOfBirth: '2000-01-01' };
     await expectProblem(await call('/trainers', { method: 'POST', json }), 413);
+  });
+
+  it('refuses at once a JSON body declared larger than it would read to drop, without waiting for it', async () => {
+    // A body that never ends: only the declared length can answer it.
+    const body = new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(new TextEncoder().encode('{"id":')) });
+    const headers = { 'Content-Type': 'application/json', 'Content-Length': String(9 * 1024 * 1024) };
+    const problem = await expectProblem(await call('/trainers', { method: 'POST', body, headers }), 413);
+    expect(problem.detail).toBe('JSON bodies are limited to 64 KiB.');
   });
 });
 

@@ -84,3 +84,22 @@ describe('PATCH /uploads/{id}: the headers', () => {
     expect(problem.detail).toBe('Send a piece as application/partial-upload.');
   });
 });
+
+describe('bodies declared larger than allowed', () => {
+  /** A body that never ends: only its declared length can answer it. */
+  const endless = () => new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(new TextEncoder().encode('id,firstName\n')) });
+  const huge = String(64 * 1024 * 1024 * 1024);
+
+  it('refuses a file declared over the upload limit at once (413 naming maxBytes)', async () => {
+    const response = await call('/uploads?type=trainer', { method: 'POST', body: endless(), headers: { 'Content-Type': 'text/csv', 'Content-Length': huge } });
+    const problem = await expectProblem(response, 413);
+    expect(problem.maxBytes).toEqual(expect.any(Number));
+    expect(problem.detail).toBe(`The file is larger than ${problem.maxBytes} bytes.`);
+  });
+
+  it('refuses a piece declared over the piece limit at once (413 naming maxPieceBytes)', async () => {
+    const headers = { 'Content-Type': 'application/partial-upload', 'Upload-Offset': '0', 'Upload-Complete': '?1', 'Content-Length': huge };
+    const problem = await expectProblem(await call(`/uploads/${crypto.randomUUID()}`, { method: 'PATCH', body: endless(), headers }), 413);
+    expect(problem.maxPieceBytes).toEqual(expect.any(Number));
+  });
+});

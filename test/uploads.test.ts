@@ -2,7 +2,7 @@ import { Redis } from '@upstash/redis/cloudflare';
 import { describe, expect, inject, it } from 'vitest';
 import { uploadKeys } from '../src/domain/uploads/staging.ts';
 import { call, callWithBindings, expectProblem, roundTrips, expectedTrips } from './support/api.ts';
-import { createTrainer, uniqueId } from './support/fixtures.ts';
+import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
 
 const bindings = inject('bindings');
 /** The Redis the uploads are staged in, read directly for what the API does not show (keys' expiry). */
@@ -116,6 +116,28 @@ describe('CSV uploads: stage and commit', () => {
     const response = await upload('type=trainer&onConflict=update&commit=true', body);
     expect(await response.json()).toMatchObject({ status: 'committed', inserted: 1, updated: 1 });
     expect(await (await call(`/trainers/${trainer.id}`)).json()).toMatchObject({ firstName: 'New', lastName: 'Name' });
+  });
+
+  it('refuses an update that would make a trainer born after owning one of their Pokémon, naming the line', async () => {
+    const trainer = await createTrainer({ dateOfBirth: '2000-01-01' });
+    await createPokemon(trainer.id, { dateOfOwnership: '2010-01-01' });
+    const body = `${TRAINER_HEADER}\n${trainer.id},Late,Born,2015-01-01`;
+    const problem = await expectProblem(await upload('type=trainer&onConflict=update&commit=true', body), 422);
+    expect(problem.errors).toEqual([
+      expect.objectContaining({ line: 2, column: 'dateOfBirth', value: '2015-01-01', detail: 'is after 2010-01-01, when this trainer came to own one of their Pokémon' }),
+    ]);
+    expect(await (await call(`/trainers/${trainer.id}`)).json()).toMatchObject({ firstName: trainer.firstName, dateOfBirth: '2000-01-01' });
+  });
+
+  it('takes one species spelled several ways (one lookup), and stores each as the Pokédex names it', async () => {
+    const owner = await createTrainer({ dateOfBirth: '2000-01-01' });
+    const prefix = uniqueId('spelled');
+    const spellings = ['Pikachu', 'PIKACHU', ' pikachu'];
+    const rows = spellings.map((species, i) => `${prefix}-${i},Nick${i},${species},5,${owner.id},2020-01-01`);
+    const response = await upload('type=pokemon&commit=true', [POKEMON_HEADER, ...rows].join('\n'));
+    expect(response.status, await response.clone().text()).toBe(201);
+    expect(await response.json()).toMatchObject({ status: 'committed', inserted: 3 });
+    for (let i = 0; i < spellings.length; i++) expect(((await (await call(`/pokemon/${prefix}-${i}`)).json()) as { species: { name: string } }).species.name).toBe('Pikachu');
   });
 
   it('discards a staged upload with DELETE', async () => {

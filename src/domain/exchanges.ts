@@ -145,7 +145,7 @@ async function runExchange(db: Database, ids: RequestIds, { trainerA, trainerB, 
     created_at: string | null;
     unknown_trainers: string[];
     unknown_pokemon: string[];
-    conflicts: OwnershipConflict[] | null;
+    conflicts: OwnershipConflict[];
   }>(sql`
     -- An earlier attempt of this request (same Idempotency-Key and body), if made within the key's 24 hours.
     WITH earlier AS (
@@ -166,7 +166,7 @@ async function runExchange(db: Database, ids: RequestIds, { trainerA, trainerB, 
       coalesce((SELECT created_at FROM exchange), (SELECT created_at FROM earlier)) AS created_at,
       ARRAY(SELECT t FROM unnest(ARRAY[${trainerA}, ${trainerB}]::text[]) AS t WHERE t NOT IN (SELECT id FROM trainer_locks)) AS unknown_trainers,
       ARRAY(SELECT id FROM checked WHERE owner_id IS NULL) AS unknown_pokemon,
-      (SELECT json_agg(json_build_object('pokemon', id, 'expectedOwner', from_id, 'owner', owner_id))
+      (SELECT coalesce(json_agg(json_build_object('pokemon', id, 'expectedOwner', from_id, 'owner', owner_id)), '[]')
          FROM checked WHERE owner_id <> from_id) AS conflicts`);
   const row = rows[0]!;
   if (row.created_at !== null) {
@@ -176,7 +176,7 @@ async function runExchange(db: Database, ids: RequestIds, { trainerA, trainerB, 
   if (row.unknown_trainers.length > 0 || row.unknown_pokemon.length > 0) {
     return { status: 'unknown', trainers: row.unknown_trainers, pokemon: row.unknown_pokemon };
   }
-  return { status: 'conflict', conflicts: row.conflicts ?? [] };
+  return { status: 'conflict', conflicts: row.conflicts };
 }
 
 /** One exchange, or `undefined`. */

@@ -105,7 +105,7 @@ const RAW_COLUMNS = sql`o.id, o.from_id AS "fromId", o.to_id AS "toId", o.give, 
 export async function createOffer(db: Database, ids: RequestIds, input: NewOffer): Promise<Offer> {
   const { id } = ids;
   const { from, to, give, want } = input;
-  const { rows } = await db.execute<Partial<OfferRecord> & { missing: string[]; conflicts: OfferConflict[] | null }>(sql`
+  const { rows } = await db.execute<Partial<OfferRecord> & { missing: string[]; conflicts: OfferConflict[] }>(sql`
     WITH earlier AS (
       SELECT * FROM offers
       WHERE id IN (${id}, ${ids.previous ?? id}) AND created_at > now() - ${IDEMPOTENCY_WINDOW_INTERVAL}::interval
@@ -130,7 +130,7 @@ export async function createOffer(db: Database, ids: RequestIds, input: NewOffer
     )
     SELECT ${RAW_COLUMNS}, NULL AS "exchangeId",
       ARRAY(SELECT t FROM unnest(ARRAY[${from}, ${to}]::text[]) AS t WHERE t NOT IN (SELECT id FROM found)) AS missing,
-      (SELECT json_agg(json_build_object('pokemon', id, 'expectedOwner', expected, 'owner', owner_id))
+      (SELECT coalesce(json_agg(json_build_object('pokemon', id, 'expectedOwner', expected, 'owner', owner_id)), '[]')
          FROM checked WHERE owner_id IS DISTINCT FROM expected) AS conflicts
     FROM (SELECT 1) AS one LEFT JOIN (SELECT * FROM created UNION ALL SELECT * FROM earlier) AS o ON true`);
   const row = rows[0]!;
@@ -141,7 +141,7 @@ export async function createOffer(db: Database, ids: RequestIds, input: NewOffer
       errors: row.missing.map((t) => ({ pointer: t === to ? '/to' : '/from', detail: `there is no trainer "${t}"` })),
     });
   }
-  const conflicts = row.conflicts ?? [];
+  const { conflicts } = row;
   throw new DomainError('conflict', `Nothing was offered: ${conflicts.length} Pokémon ${conflicts.length === 1 ? 'is' : 'are'} not with the trainer the offer says.`, {
     conflicts,
     errors: conflicts.map(({ pokemon, expectedOwner, owner }) => ({
@@ -272,7 +272,7 @@ async function runAccept(db: Database, id: string, caller: string, ids: RequestI
   const exchangeId = ids.id;
   const field = (column: string) => sql.raw(`(SELECT ${column} FROM ready)`);
   const { rows } = await db.execute<
-    Partial<OfferRecord> & { accepted_at: string | null; exchange_id: string | null; exchanged_at: string | null; trainers: string[]; conflicts: OfferConflict[] | null }
+    Partial<OfferRecord> & { accepted_at: string | null; exchange_id: string | null; exchanged_at: string | null; trainers: string[]; conflicts: OfferConflict[] }
   >(sql`
     WITH offer AS MATERIALIZED (SELECT * FROM offers WHERE id = ${id} FOR UPDATE),
     earlier AS (SELECT id, created_at FROM exchanges WHERE id IN (${exchangeId}, ${ids.previous ?? exchangeId}) AND offer_id = ${id}),
@@ -294,7 +294,7 @@ async function runAccept(db: Database, id: string, caller: string, ids: RequestI
       coalesce((SELECT id FROM exchange), (SELECT id FROM earlier)) AS exchange_id,
       coalesce((SELECT created_at FROM exchange), (SELECT created_at FROM earlier)) AS exchanged_at,
       ARRAY(SELECT id FROM trainer_locks) AS trainers,
-      (SELECT json_agg(json_build_object('pokemon', id, 'expectedOwner', from_id, 'owner', owner_id) ORDER BY id)
+      (SELECT coalesce(json_agg(json_build_object('pokemon', id, 'expectedOwner', from_id, 'owner', owner_id) ORDER BY id), '[]')
          FROM checked WHERE owner_id IS DISTINCT FROM from_id) AS conflicts
     FROM (SELECT 1) AS one LEFT JOIN offer AS o ON true`);
   const row = rows[0]!;
@@ -317,7 +317,7 @@ async function runAccept(db: Database, id: string, caller: string, ids: RequestI
   if (missing.length > 0) {
     throw new DomainError('gone', `Offer "${id}" cannot be accepted: trainer "${missing.join('", "')}" no longer exists.`, { offerStatus: row.status, unknownTrainers: missing });
   }
-  const conflicts = row.conflicts ?? [];
+  const { conflicts } = row;
   throw new DomainError('conflict', `Nothing was traded: ${conflicts.length} Pokémon changed hands since the offer was made; it stays open.`, {
     conflicts,
     errors: conflicts.map(({ pokemon, expectedOwner, owner }) => ({

@@ -164,24 +164,17 @@ const freshnessCheck = ({ lsn, xid }: Bookmark) =>
 
 type NeonResult = { rows: (string | null)[][] } & Record<string, unknown>;
 
-/** A request body's statements, as JSON texts, and whether it was a batch. */
-function statementsOf(body: string): { batch: boolean; statements: string } {
-  const prefix = '{"queries":[';
-  if (body.startsWith(prefix)) return { batch: true, statements: body.slice(prefix.length, -2) };
-  return { batch: false, statements: body };
+/**
+ * The driver's request for one statement (the Worker sends no batches: no `transaction()`, no
+ * drizzle `batch`), as one batch with `before` and `after` around it.
+ */
+function wrapped(body: string, before: string[], after: string[]): string {
+  return `{"queries":[${[...before, body, ...after].join(',')}]}`;
 }
 
-/** `body` wrapped in one batch with `before` and `after` around its statements. */
-function wrapped(body: string, before: string[], after: string[]): { batch: boolean; body: string } {
-  const { batch, statements } = statementsOf(body);
-  const parts = [...before, ...(statements === '' ? [] : [statements]), ...after];
-  return { batch, body: `{"queries":[${parts.join(',')}]}` };
-}
-
-/** The answer the driver expects for its own statements, without the ones we added. */
-function unwrapped(results: NeonResult[], batch: boolean, before: number, after: number): Response {
-  const own = results.slice(before, results.length - after);
-  return new Response(JSON.stringify(batch ? { results: own } : own[0]), { status: 200, headers: { 'Content-Type': 'application/json' } });
+/** The answer the driver expects for its statement: the result at `index`, without the ones we added. */
+function unwrapped(results: NeonResult[], index: number): Response {
+  return new Response(JSON.stringify(results[index]), { status: 200, headers: { 'Content-Type': 'application/json' } });
 }
 
 /** A position statement's answer as a bookmark. */
@@ -214,13 +207,13 @@ async function roundTrip(dependency: Dependency, session: DatabaseSession, url: 
 
 /** Runs a driver request on the primary, learning the WAL position in the same round trip. */
 async function onPrimary(url: string, init: NeonInit, context: TransportContext): Promise<Response> {
-  const { batch, body } = wrapped(init.body, [], [PRIMARY_POSITION]);
+  const body = wrapped(init.body, [], [PRIMARY_POSITION]);
   const response = await roundTrip('db', context.session, url, { ...init, body }, context.timeoutMs);
   if (response.status !== 200) return response;
   const { results } = (await response.json()) as { results: NeonResult[] };
   const bookmark = bookmarkFrom(results.at(-1));
   if (bookmark) context.session.observe(bookmark);
-  return unwrapped(results, batch, 0, 1);
+  return unwrapped(results, 0);
 }
 
 /**
@@ -251,7 +244,7 @@ function backOff(replicaUrl: string): void {
 async function onReplica(replicaUrl: string, init: NeonInit, context: TransportContext, pinned: boolean): Promise<Response | undefined> {
   const { session } = context;
   const check = pinned || session.requested === undefined ? [] : [freshnessCheck(session.requested)];
-  const { batch, body } = wrapped(init.body, check, [REPLICA_POSITION]);
+  const body = wrapped(init.body, check, [REPLICA_POSITION]);
   const headers = { ...init.headers, 'Neon-Connection-String': replicaUrl, 'Neon-Batch-Read-Only': 'true' };
   let response: Response;
   try {
@@ -275,7 +268,8 @@ async function onReplica(replicaUrl: string, init: NeonInit, context: TransportC
     (answer) => (answer as { results?: unknown }).results,
     () => undefined,
   );
-  if (!Array.isArray(results)) {
+  // One result per statement sent (the driver's, the position, and the freshness check if any), or it is not Neon's answer.
+  if (!Array.isArray(results) || results.length !== check.length + 2) {
     if (pinned) throw new DependencyUnavailableError('replica', new Error('the replica answered something other than Neon JSON'));
     backOff(replicaUrl);
     return undefined;
@@ -285,7 +279,7 @@ async function onReplica(replicaUrl: string, init: NeonInit, context: TransportC
   const bookmark = bookmarkFrom(answered.at(-1));
   // A pinned read (a health probe) checked nothing against the client's bookmark: it must not move it.
   if (bookmark && !pinned) session.observe(bookmark);
-  return unwrapped(answered, batch, check.length, 1);
+  return unwrapped(answered, check.length);
 }
 
 /** The driver's `fetchFunction`: every Neon round trip of the Worker comes through here. */

@@ -168,9 +168,7 @@ export function problemFor(error: unknown, requestId: string): Problem {
   }
   // Postgres's "data exception" class: a value the validators let through but the database refuses.
   if (state?.startsWith('22')) return new Problem('validation-failed', 'A value in the request cannot be stored or compared by the database.');
-  if (error instanceof HTTPException && error.status < 500) {
-    const code = error.status === 413 ? 'payload-too-large' : error.status === 415 ? 'unsupported-media-type' : 'malformed-request';
-    return new Problem(code, error.message);
-  }
+  // Hono's validators throw one HTTPException, a 400 for a body that does not parse (413 and 415 are the API's own Problems).
+  if (error instanceof HTTPException && error.status === 400) return new Problem('malformed-request', error.message);
   return new Problem('internal-error', `Something went wrong on our side; quote request id ${requestId} when reporting it.`);
 }

@@ -11,8 +11,10 @@ import { listOf } from './wording.ts';
 import type { AppEnv } from '../env.ts';
 import { Problem } from './problem.ts';
 
-/** Where a validated value came from, as the route validator names it. */
-type Target = 'json' | 'query' | 'param' | 'header' | 'form' | 'cookie';
+/** Where a validated value came from, as the route validator names it (no route validates cookies). */
+type Target = 'json' | 'query' | 'param' | 'header' | 'form';
+/** Where a 422 can be about: an invalid path parameter names nothing, a 404. */
+type InvalidTarget = Exclude<Target, 'param'>;
 
 /** One field-level error: a JSON Pointer into the body, or a parameter's name. */
 export type FieldError = ({ pointer: string; parameter?: never } | { parameter: string; pointer?: never }) & {
@@ -141,7 +143,6 @@ const WHOLE: Record<Target, string> = {
   query: 'The query',
   param: 'The path',
   header: 'The headers',
-  cookie: 'The cookies',
 };
 
 function locate(path: readonly PropertyKey[], detail: string, target: Target): FieldError {
@@ -191,7 +192,7 @@ function whereOf(error: FieldError): string {
 }
 
 /** The summary `detail` of a 422 listing `errors` found in `target`. */
-function summary(errors: readonly FieldError[], target: Target): string {
+function summary(errors: readonly FieldError[], target: InvalidTarget): string {
   const names = [...new Set(errors.map(whereOf).filter((name) => name !== ''))];
   // Only the whole was at fault ("must contain at least one of …"): its own sentence says it.
   if (names.length === 0) return errors[0]!.detail;
@@ -204,13 +205,11 @@ function summary(errors: readonly FieldError[], target: Target): string {
       return `${names.length === 1 ? 'A query parameter is' : `${names.length} query parameters are`} invalid: ${list}.`;
     case 'header':
       return `${names.length === 1 ? 'A header is' : `${names.length} headers are`} invalid: ${list}.`;
-    default:
-      return `The request has ${plural(names.length, 'invalid value')}: ${list}.`;
   }
 }
 
 /** The 422 answering `errors` (a non-empty list) found in `target`. */
-export function invalid(errors: FieldError[], target: Target = 'json'): Problem {
+export function invalid(errors: FieldError[], target: InvalidTarget = 'json'): Problem {
   return new Problem('validation-failed', summary(errors, target), { errors });
 }
 

@@ -43,7 +43,7 @@ type CommitRow = {
   /** This statement committed it. */
   claimed: RecordedJson | null;
   conflict_count: number;
-  conflicts: Conflict[] | null;
+  conflicts: Conflict[];
   rows: number;
 };
 
@@ -174,7 +174,7 @@ async function runCommit(db: Database, meta: UploadMeta, source: RowSource): Pro
     SELECT (SELECT row_to_json(d) FROM done d) AS done,
            (SELECT row_to_json(c) FROM claim c) AS claimed,
            (SELECT count(*)::int FROM conflicts) AS conflict_count,
-           (SELECT json_agg(x) FROM (SELECT * FROM conflicts LIMIT ${MAX_LISTED_ERRORS}) x) AS conflicts,
+           (SELECT coalesce(json_agg(x), '[]') FROM (SELECT * FROM conflicts LIMIT ${MAX_LISTED_ERRORS}) x) AS conflicts,
            (SELECT count(*)::int FROM input) AS rows`);
   return result.rows[0]!;
 }
@@ -260,7 +260,7 @@ export async function commitUpload(bulk: BulkDatabase, redis: Redis, id: string)
       'conflict',
       `${row.conflict_count} row${row.conflict_count === 1 ? '' : 's'} conflict with the database now; nothing was written. ` +
         'The upload is still staged: fix the data and commit again.',
-      { uploadId: id, conflicts: row.conflicts ?? [], conflictCount: row.conflict_count },
+      { uploadId: id, conflicts: row.conflicts, conflictCount: row.conflict_count },
     );
   }
   const reported = row.done ?? row.claimed;
