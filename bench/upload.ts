@@ -291,7 +291,7 @@ try {
   const waited = (trips: { dbMs: number; redisMs: number }) => `(waiting on db ${(trips.dbMs / 1000).toFixed(2)} s, redis ${(trips.redisMs / 1000).toFixed(2)} s)`;
   console.log(`stage   ${stageSeconds.toFixed(2)} s   ${up.requests} request(s) of ≤ ${pieceBytes / 2 ** 20} MiB   subrequests db=${up.db} redis=${up.redis} ${waited(up)}   ${cpu(cpuStaged - cpuBefore)}`);
   console.log(`commit  ${commitSeconds.toFixed(2)} s   subrequests db=${down.db} redis=${down.redis} ${waited(down)}   ${cpu(cpuCommitted - cpuStaged)}`);
-  console.log(`        of which ${partsSeconds.toFixed(2)} s before the commit statement began (reading and sending parts), ${(commitSeconds - partsSeconds).toFixed(2)} s from then on`);
+  console.log(`        of which ${partsSeconds.toFixed(2)} s before the commit statement began (reading the staged rows from Redis; past 8 MiB, sending them in parts), ${(commitSeconds - partsSeconds).toFixed(2)} s from then on`);
   console.log(`total   ${total.toFixed(2)} s   ${Math.round(rowCount / total).toLocaleString('en')} rows/s   subrequests ${up.db + up.redis + down.db + down.redis}`);
   console.log(
     `isolate heap: ${heap.baseline.toFixed(1)} MiB before; peak ${stageHeap.peak.toFixed(1)} MiB staging, ${commitHeap.peak.toFixed(1)} MiB committing ` +
