@@ -9,7 +9,8 @@
  *
  * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the server (a
  * scratch database is created and dropped); BENCH_REDIS_URL (default redis://127.0.0.1:6379/0);
- * BENCH_PORT and BENCH_INSPECTOR_PORT (default free ones); BENCH_VERBOSE=1 shows wrangler's output.
+ * BENCH_PORT and BENCH_INSPECTOR_PORT (default free ones); BENCH_VERBOSE=1 shows wrangler's output;
+ * BENCH_LIVE_HEAP_SECONDS=N also takes a heap snapshot every N s for the live heap (times then not comparable).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -22,6 +23,7 @@ const serverUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0
 const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const rowCount = Number(process.env.BENCH_ROWS ?? 100_000);
 const pieceBytes = Number(process.env.BENCH_PIECE_MIB ?? 16) * 1024 * 1024;
+const liveEverySeconds = process.env.BENCH_LIVE_HEAP_SECONDS ? Number(process.env.BENCH_LIVE_HEAP_SECONDS) : undefined;
 const TRAINERS = 1_000;
 const SPECIES = ['Pikachu', 'Bulbasaur', 'Charmander', 'Squirtle', 'Mr. Mime', 'Eevee', 'Snorlax', 'Gengar', 'Jigglypuff', 'Meowth'];
 const SPECIES_NUMBERS = [25, 1, 4, 7, 122, 133, 143, 94, 39, 52];
@@ -77,18 +79,38 @@ function resetPeak(pid: number): void {
   writeFileSync(`/proc/${pid}/clear_refs`, '5');
 }
 
-/** Subrequests a response reports in `Server-Timing`. */
-function subrequests(response: Response): { db: number; redis: number } {
+/** Subrequests a response reports in `Server-Timing`, and the milliseconds they took. */
+function subrequests(response: Response): { db: number; redis: number; dbMs: number; redisMs: number } {
   const header = response.headers.get('Server-Timing') ?? '';
   const count = (name: string) => Number(new RegExp(`${name};count=(\\d+)`).exec(header)?.[1] ?? NaN);
-  return { db: count('db'), redis: count('redis') };
+  const ms = (name: string) => Number(new RegExp(`${name};count=\\d+;dur=([\\d.]+)`).exec(header)?.[1] ?? NaN);
+  return { db: count('db'), redis: count('redis'), dbMs: ms('db'), redisMs: ms('redis') };
+}
+
+/** The live heap one snapshot found: what `Runtime.getHeapUsage` reads right after it, and its nodes' self sizes summed, in MiB. */
+interface LiveHeap {
+  afterGc: number;
+  snapshotNodes: number;
+}
+
+/** Sums a V8 heap snapshot's `self_size` over its nodes, in MiB. */
+function snapshotSelfSizes(text: string): number {
+  const snapshot = JSON.parse(text) as { snapshot: { meta: { node_fields: string[] } }; nodes: number[] };
+  const fields = snapshot.snapshot.meta.node_fields;
+  const at = fields.indexOf('self_size');
+  let sum = 0;
+  for (let i = at; i < snapshot.nodes.length; i += fields.length) sum += snapshot.nodes[i]!;
+  return sum / 2 ** 20;
 }
 
 /**
  * Samples the Worker isolate's V8 heap (`Runtime.getHeapUsage` over wrangler's DevTools
- * endpoint) until stopped: the heap the 128 MB isolate limit is about, not workerd's RSS.
+ * endpoint) until stopped: the heap the 128 MB isolate limit is about, not workerd's RSS. With
+ * `liveEverySeconds`, it also takes a heap snapshot that often: V8 collects all garbage before
+ * a snapshot (workerd does not answer `HeapProfiler.collectGarbage`), so the used heap read
+ * right after it, and the snapshot's own size, are the live set at that moment.
  */
-async function heapSampler(inspectorPort: number) {
+async function heapSampler(inspectorPort: number, liveEverySeconds?: number) {
   const targets = (await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json()) as { webSocketDebuggerUrl: string }[];
   // wrangler's DevTools proxy refuses a connection without an Origin it knows (its own address is one).
   const socket = new WebSocket(targets[0]!.webSocketDebuggerUrl, { headers: { Origin: `http://127.0.0.1:${inspectorPort}` } } as never);
@@ -97,24 +119,34 @@ async function heapSampler(inspectorPort: number) {
     socket.onerror = reject;
   });
   let id = 0;
-  const waiting = new Map<number, (result: any) => void>();
+  const waiting = new Map<number, (message: { result?: any; error?: { message: string } }) => void>();
+  let snapshotChunks: string[] = [];
   socket.onmessage = (event) => {
     const message = JSON.parse(String(event.data));
-    waiting.get(message.id)?.(message.result);
+    if (message.method === 'HeapProfiler.addHeapSnapshotChunk') snapshotChunks.push(message.params.chunk);
+    waiting.get(message.id)?.(message);
     waiting.delete(message.id);
   };
-  const send = (method: string) =>
-    new Promise<any>((resolve) => {
-      waiting.set(++id, resolve);
-      socket.send(JSON.stringify({ id, method }));
+  const send = (method: string, params: object = {}) =>
+    new Promise<any>((resolve, reject) => {
+      waiting.set(++id, (message) => (message.error ? reject(new Error(`${method}: ${message.error.message}`)) : resolve(message.result)));
+      socket.send(JSON.stringify({ id, method, params }));
     });
   // V8's heap plus the ArrayBuffers' backing stores outside it: both count against the isolate's 128 MB.
   const usedMiB = async () => {
     const usage = (await send('Runtime.getHeapUsage')) as { usedSize: number; backingStorageSize: number };
     return (usage.usedSize + usage.backingStorageSize) / 2 ** 20;
   };
+  const liveHeap = async (): Promise<LiveHeap> => {
+    snapshotChunks = [];
+    await send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
+    const afterGc = await usedMiB();
+    return { afterGc, snapshotNodes: snapshotSelfSizes(snapshotChunks.join('')) };
+  };
   const baseline = await usedMiB();
+  const baselineLive = liveEverySeconds ? await liveHeap() : undefined;
   let peak = baseline;
+  let live: LiveHeap[] = [];
   let running = true;
   const loop = (async () => {
     while (running) {
@@ -122,30 +154,47 @@ async function heapSampler(inspectorPort: number) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   })();
+  const liveLoop = (async () => {
+    if (!liveEverySeconds) return;
+    while (running) {
+      await new Promise((resolve) => setTimeout(resolve, liveEverySeconds * 1000));
+      if (running) live.push(await liveHeap());
+    }
+  })();
+  /** The largest live heap of `seen` snapshots. */
+  const largest = (seen: LiveHeap[]) => ({
+    count: seen.length,
+    afterGc: Math.max(0, ...seen.map((heap) => heap.afterGc)),
+    snapshotNodes: Math.max(0, ...seen.map((heap) => heap.snapshotNodes)),
+  });
   return {
     baseline,
-    /** The peak since the last mark, and a new one from now. */
+    baselineLive,
+    /** The peak (and largest live heap) since the last mark, and a new one from now. */
     mark() {
-      const seen = peak;
+      const seen = { peak, live: largest(live) };
       peak = 0;
+      live = [];
       return seen;
     },
     async stop() {
       running = false;
-      await loop;
+      await Promise.all([loop, liveLoop]);
       socket.close();
-      return peak;
+      return { peak, live: largest(live) };
     },
   };
 }
 
 /** Sends `body` as a resumable upload in pieces of {@link pieceBytes}; returns the last answer and every answer's subrequests. */
 async function uploadInPieces(base: string, headers: Record<string, string>, body: Uint8Array) {
-  const trips = { db: 0, redis: 0, requests: 0 };
+  const trips = { db: 0, redis: 0, dbMs: 0, redisMs: 0, requests: 0 };
   const count = (response: Response) => {
-    const { db, redis } = subrequests(response);
+    const { db, redis, dbMs, redisMs } = subrequests(response);
     trips.db += db;
     trips.redis += redis;
+    trips.dbMs += dbMs;
+    trips.redisMs += redisMs;
     trips.requests += 1;
   };
   const first = body.subarray(0, Math.min(pieceBytes, body.length));
@@ -188,6 +237,9 @@ const dev = await startDevServer({
   DATABASE_URL: databaseUrl,
   REDIS_URL: redisUrl,
   INSPECTOR_PORT: String(inspectorPort),
+  // On a busy machine an 8 MiB round trip can outlast the default 5 s, and a heap snapshot pauses
+  // the isolate for seconds: the bench measures throughput, so no round trip times out.
+  DEPENDENCY_TIMEOUT_MS: '120000',
   ...(process.env.BENCH_PORT ? { PORT: process.env.BENCH_PORT } : {}),
 });
 const base = dev.url;
@@ -202,17 +254,21 @@ try {
   const workerd = workerdPid(dev.pid);
   resetPeak(workerd);
   const before = memory(workerd);
-  const heap = await heapSampler(inspectorPort);
+  const heap = await heapSampler(inspectorPort, liveEverySeconds);
   const cpuBefore = processCpuSeconds(workerd);
   const [{ response: staged, trips: up }, stageSeconds] = await timed(() => uploadInPieces(base, authorization(dev), bytes));
   if (staged.status !== 201) throw new Error(`stage failed: ${await staged.text()}`);
   const { id } = (await staged.json()) as { id: string };
   const stageHeap = heap.mark();
   const cpuStaged = processCpuSeconds(workerd);
+  const commitStart = Date.now();
   const [committed, commitSeconds] = await timed(() => fetch(`${base}/uploads/${id}/commit`, { method: 'POST', headers: authorization(dev) }));
   if (committed.status !== 200) throw new Error(`commit failed: ${await committed.text()}`);
+  // committedAt is the commit statement's transaction start (now()): before it, the parts were being sent.
+  const { committedAt } = (await committed.json()) as { committedAt: string };
+  const partsSeconds = (Date.parse(committedAt) - commitStart) / 1000;
   const cpuCommitted = processCpuSeconds(workerd);
-  const heapPeak = await heap.stop();
+  const commitHeap = await heap.stop();
   const after = memory(workerd);
   const total = stageSeconds + commitSeconds;
   const down = subrequests(committed);
@@ -233,13 +289,23 @@ try {
 
   const cpu = (seconds: number) => `workerd CPU ${Math.round(seconds * 1000).toLocaleString('en')} ms`;
   console.log(`${rowCount.toLocaleString('en')} Pokémon rows (${(csv.length / 1e6).toFixed(1)} MB CSV), ${TRAINERS} trainers; wrangler dev + stand-ins on PostgreSQL and Redis`);
-  console.log(`stage   ${stageSeconds.toFixed(2)} s   ${up.requests} request(s) of ≤ ${pieceBytes / 2 ** 20} MiB   subrequests db=${up.db} redis=${up.redis}   ${cpu(cpuStaged - cpuBefore)}`);
-  console.log(`commit  ${commitSeconds.toFixed(2)} s   subrequests db=${down.db} redis=${down.redis}   ${cpu(cpuCommitted - cpuStaged)}`);
+  const waited = (trips: { dbMs: number; redisMs: number }) => `(waiting on db ${(trips.dbMs / 1000).toFixed(2)} s, redis ${(trips.redisMs / 1000).toFixed(2)} s)`;
+  console.log(`stage   ${stageSeconds.toFixed(2)} s   ${up.requests} request(s) of ≤ ${pieceBytes / 2 ** 20} MiB   subrequests db=${up.db} redis=${up.redis} ${waited(up)}   ${cpu(cpuStaged - cpuBefore)}`);
+  console.log(`commit  ${commitSeconds.toFixed(2)} s   subrequests db=${down.db} redis=${down.redis} ${waited(down)}   ${cpu(cpuCommitted - cpuStaged)}`);
+  console.log(`        of which ${partsSeconds.toFixed(2)} s before the commit statement began (reading the staged rows from Redis; past 8 MiB, sending them in parts), ${(commitSeconds - partsSeconds).toFixed(2)} s from then on`);
   console.log(`total   ${total.toFixed(2)} s   ${Math.round(rowCount / total).toLocaleString('en')} rows/s   subrequests ${up.db + up.redis + down.db + down.redis}`);
   console.log(
-    `isolate heap: ${heap.baseline.toFixed(1)} MiB before; peak ${stageHeap.toFixed(1)} MiB staging, ${heapPeak.toFixed(1)} MiB committing ` +
+    `isolate heap: ${heap.baseline.toFixed(1)} MiB before; peak ${stageHeap.peak.toFixed(1)} MiB staging, ${commitHeap.peak.toFixed(1)} MiB committing ` +
       '(V8 used, garbage included, + backing stores; sampled every 20 ms)',
   );
+  if (heap.baselineLive) {
+    const live = (heap: LiveHeap) => `${heap.afterGc.toFixed(1)} MiB (snapshot nodes ${heap.snapshotNodes.toFixed(1)} MiB)`;
+    console.log(
+      `isolate live heap (a heap snapshot every ${liveEverySeconds} s, each after V8's full GC; used + backing stores right after it): ` +
+        `${live(heap.baselineLive)} before; largest ${live(stageHeap.live)} of ${stageHeap.live.count} staging, ` +
+        `${live(commitHeap.live)} of ${commitHeap.live.count} committing — snapshots pause the isolate: times above are not comparable`,
+    );
+  }
   console.log(`workerd CPU ${(cpuCommitted - cpuBefore).toFixed(2)} s during upload+commit (the whole process: isolate, GC, I/O)`);
   console.log(`workerd RSS: ${before.now.toFixed(0)} MiB before, peak ${after.peak.toFixed(0)} MiB during (+${(after.peak - before.now).toFixed(0)} MiB)`);
   console.log(`COPY    ${copySeconds.toFixed(2)} s   (psql \\copy, start-up included)`);

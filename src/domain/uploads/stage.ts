@@ -443,9 +443,10 @@ export class Stager {
   /**
    * Settles the rows read so far: the last lookups, duplicates of `earlier` pieces' ids (rows
    * from `firstLine` on are this piece's), their errors, the preview; returns the chunks still
-   * to write. References start afresh for the next piece.
+   * to write. References start afresh for the next piece. This piece's ids are added to
+   * `earlier` only when `more` pieces follow (the last piece's would never be looked up).
    */
-  async #settle(earlier?: EarlierIds, firstLine = 0): Promise<Chunk[]> {
+  async #settle(earlier?: EarlierIds, firstLine = 0, more = false): Promise<Chunk[]> {
     const references = this.#references;
     await references.lookUp(this.#db, this.#kind);
     await references.suggestSpecies(this.#db);
@@ -461,8 +462,8 @@ export class Stager {
         this.#errors.add({ line: references.idLines.get(id)!, column: 'id', value: id, detail: `repeats the id on line ${first}` }, 0);
       });
       for (const id of repeated) references.idLines.delete(id);
-      await earlier.remember(references.idLines);
     }
+    if (earlier && more && references.idLines.size > 0) await earlier.remember(references.idLines);
     references.report(this.#errors, this.#columnOrder, repeated);
     this.#preview.push(...this.#previewValues.map((values) => this.#kind.preview(values, references.speciesNames)));
     this.#previewValues = [];
@@ -474,7 +475,7 @@ export class Stager {
 
   /** The upload's rows so far are settled; returns the state to carry to its next piece (after writing what it staged). */
   async pause(earlier: EarlierIds, firstLine: number, write: (chunks: Chunk[], state: StagerState) => Promise<void>): Promise<StagerState> {
-    const chunks = await this.#settle(earlier, firstLine);
+    const chunks = await this.#settle(earlier, firstLine, true);
     this.#references = new References(this.#onConflict === 'error');
     const state: StagerState = {
       headerWidth: this.#headerWidth,
