@@ -192,19 +192,13 @@ function commitOnce(db: Database, meta: UploadMeta, source: RowSource): Promise<
 
 /**
  * Sends an upload too large for one request to `upload_parts`, a part (one round trip to each
- * service) at a time; the next part is read from Redis while the database takes this one.
+ * service) at a time: one part in memory at once (reading the next one ahead would hold two).
  */
 async function sendParts(db: Database, redis: Redis, meta: UploadMeta, first: Chunk[]): Promise<RowSource> {
   const width = INPUT_COLUMNS[meta.type].length;
-  let next: Promise<Chunk[]> = Promise.resolve(first);
   for (let part = 0, from = 0; from < meta.chunks; part += 1, from += CHUNKS_PER_PART) {
-    const chunks = await next;
+    const chunks = part === 0 ? first : await readChunks(redis, meta.id, from, CHUNKS_PER_PART);
     if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks - from)) throw expired(meta.id);
-    if (from + CHUNKS_PER_PART < meta.chunks) {
-      next = readChunks(redis, meta.id, from + CHUNKS_PER_PART, CHUNKS_PER_PART);
-      // Awaited on the next turn; if this part fails first, its failure is the one reported.
-      next.catch(() => undefined);
-    }
     const columns = joinChunks(chunks, width).map((literal) => sql`${literal}`);
     await db.execute(sql`
       INSERT INTO ${uploadParts} (upload_id, part, columns) VALUES (${meta.id}, ${part}, ARRAY[${sql.join(columns, sql`, `)}]::text[])
