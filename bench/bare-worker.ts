@@ -4,10 +4,11 @@
  * services, no cache, no I/O. bench/support/processes.ts `startBareWorker()` runs it under
  * `wrangler dev` with a generated config, as `npm run dev` runs the API.
  *
- * Two request headers add, one at a time, what a read-cache hit of the API does beyond its own
+ * Three request headers add, one at a time, what a read-cache hit of the API does beyond its own
  * JavaScript, to show what each costs: `X-Bench-Api-Headers` answers with the API's headers on a
  * hit (the same names, values of the same size), `X-Bench-Lookup` first looks up a small record
- * in the Cache API, as the read cache looks up its generation record.
+ * in the Cache API, as the read cache looks up its generation record, and `X-Bench-Log` writes a
+ * line of the API's request log (src/platform/request-log.ts) to `console.log`.
  */
 import { Hono } from 'hono';
 
@@ -42,6 +43,17 @@ const API_HEADERS = {
   'X-Request-Id': '00000000-0000-4000-8000-000000000000',
   'Server-Timing': 'db;count=0;dur=0.0, replica;count=0;dur=0.0, redis;count=0;dur=0.0, cache;desc="hit-isolate", total;dur=0.0',
 };
+/** A request log line of the size src/platform/request-log.ts writes for a hit. */
+const LOG_LINE = JSON.stringify({
+  level: 'info',
+  requestId: '00000000-0000-4000-8000-000000000000',
+  method: 'GET',
+  route: null,
+  status: 200,
+  durationMs: 0.1,
+  roundTrips: { db: 0, replica: 0, redis: 0 },
+  keyId: 'admin',
+});
 const RECORD = 'https://read-cache.internal/generation';
 /** The Workers Cache API (bench/ is typechecked with Node's types, which lack it). */
 declare const caches: { default: { match(url: string): Promise<Response | undefined>; put(url: string, response: Response): Promise<void> } };
@@ -52,6 +64,7 @@ app.get('*', async (c) => {
     const record = await caches.default.match(RECORD);
     if (!record) await caches.default.put(RECORD, new Response(null, { headers: { 'Cache-Control': 'max-age=3600', 'X-Read-Cache-Generation': '1' } }));
   }
+  const log = c.req.header('X-Bench-Log'); if (log === 'log') console.log(LOG_LINE); else if (log === 'info') console.info(LOG_LINE);
   return c.body(BODY, 200, c.req.header('X-Bench-Api-Headers') !== undefined ? API_HEADERS : JSON_ONLY);
 });
 

@@ -6,9 +6,12 @@
  *    the demo seed, so after the warm-up every read is a hit) through `npm run dev` with
  *    READ_CACHE_TTL_SECONDS=60 (**cached**) and =0 (**uncached**), against the floor: a bare
  *    Hono Worker answering a constant (bench/bare-worker.ts) under the same `wrangler dev`, and
- *    that Worker twice more: with the API's request and answer headers, and with one Cache API
- *    lookup per request (what a hit does beyond the API's JavaScript, one at a time).
- *    The five run one after the other, the order rotating each round; BENCH_RUNS rounds.
+ *    that Worker four more times: with the API's request and answer headers, with one Cache API
+ *    lookup per request, writing the API's request log line (what a hit does beyond the API's
+ *    JavaScript, one at a time), and all three at once. The seven cases take turns in short slices
+ *    (BENCH_SLICE_SECONDS, default 1.5) over many rounds (BENCH_ROUNDS, default 20), the order
+ *    rotating each round, so the neighbours' load falls on every case alike; each round's ratio
+ *    to the bare Worker's slice of that round is one sample (min / median / max of the rounds).
  * 2. Simulated geography at concurrency 8: the same reads, cached and uncached, with the
  *    stand-ins answering NEON_HTTP_DELAY_MS=80 and UPSTASH_DELAY_MS=5 late (roughly an edge
  *    location far from the database's region, and Upstash's global replica near it).
@@ -24,7 +27,7 @@
  * in-memory engine on purpose: the cache generation (`readcache:generation`) lives in Redis, and
  * on the machine's shared Redis other suites' writes would bump it in the middle of a case.
  *
- * BENCH_SECONDS per case (default 5), BENCH_RUNS (default 3; min / median / max),
+ * Geography: BENCH_SECONDS per case (default 5), BENCH_RUNS rounds (default 3; min / median / max).
  * BENCH_VERBOSE=1 shows wrangler's output.
  */
 import http from 'node:http';
@@ -35,6 +38,10 @@ import { authorization, startBareWorker, startDevServer, type DevServer } from '
 import { median, percentile } from './support/stats.ts';
 
 const serverUrl = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const sliceSeconds = Number(process.env.BENCH_SLICE_SECONDS ?? 1.5);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 20);
+/** Untimed load before each slice, on the slice's sockets: they are open when its clock starts. */
+const LEAD_IN_SECONDS = 0.25;
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 /** The demo seed's Pokémon (local/db-seed.ts): `npm run dev` adds them to a fresh database. */
@@ -98,9 +105,9 @@ function send(target: Target, agent: http.Agent, path: string): Promise<{ status
 }
 
 
-/** `concurrency` loops of `GET /pokemon/:id` over IDS for `durationSeconds`. */
-async function load(target: Target, concurrency: number, durationSeconds: number): Promise<Result> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency });
+/** `concurrency` loops of `GET /pokemon/:id` over IDS for `durationSeconds`, on `agent`'s sockets (a new agent when none is given). */
+async function load(target: Target, concurrency: number, durationSeconds: number, kept?: http.Agent): Promise<Result> {
+  const agent = kept ?? new http.Agent({ keepAlive: true, maxSockets: concurrency });
   const latencies: number[] = [];
   const workerTimes: number[] = [];
   const outcomes = Object.fromEntries(OUTCOMES.map((o) => [o, 0])) as Record<Outcome, number>;
@@ -130,7 +137,7 @@ async function load(target: Target, concurrency: number, durationSeconds: number
       }),
     );
   } finally {
-    agent.destroy();
+    if (kept === undefined) agent.destroy();
   }
   const elapsed = (performance.now() - started) / 1000;
   const cpuMsPerRequest = ((treeCpuSeconds([target.pid]) - cpuBefore) * 1000) / Math.max(1, latencies.length);
@@ -187,24 +194,26 @@ async function warmUp(target: Target, concurrency: number): Promise<void> {
   await load(target, concurrency, 1);
 }
 
-type Case = 'bare' | 'bareHeaders' | 'bareLookup' | 'cached' | 'uncached';
+type Case = 'bare' | 'bareHeaders' | 'bareLookup' | 'bareLog' | 'bareAll' | 'cached' | 'uncached';
 const CASE_LABEL: Record<Case, string> = {
   bare: 'bare Hono Worker, constant answer (the floor)',
   bareHeaders: 'bare Worker + the API\'s request and answer headers',
   bareLookup: 'bare Worker + one Cache API lookup',
+  bareLog: 'bare Worker + the API\'s request log line',
+  bareAll: 'bare Worker + headers, lookup and log line together',
   cached: '`GET /pokemon/:id`, read cache on (TTL 60 s)',
   uncached: '`GET /pokemon/:id`, read cache off (TTL 0)',
 };
 
-const order: Case[] = ['bare', 'bareHeaders', 'bareLookup', 'cached', 'uncached'];
+const order: Case[] = ['bare', 'bareHeaders', 'bareLookup', 'bareLog', 'bareAll', 'cached', 'uncached'];
 
 console.log(
-  `read cache: GET /pokemon/:id over ${IDS.length} ids, ${seconds} s per case, ${runs} round(s); ` +
+  `read cache: GET /pokemon/:id over ${IDS.length} ids, ${rounds} rounds of ${sliceSeconds} s per case; ` +
     `${availableParallelism()} CPUs, load average ${loadAverage()}`,
 );
 const scratch = await createScratchDatabase(serverUrl, 'bench_cache');
 dropScratch = scratch.drop;
-const rounds: Record<Case, Result>[] = [];
+const results: Record<Case, Result>[] = [];
 const geoRounds: { cached: Result; uncached: Result }[] = [];
 const loads: string[] = [];
 try {
@@ -218,19 +227,28 @@ try {
     bare: bare({}),
     bareHeaders: bare({ ...authorization(cached), 'X-Bench-Api-Headers': '1' }),
     bareLookup: bare({ 'X-Bench-Lookup': '1' }),
+    bareLog: bare({ 'X-Bench-Log': '1' }),
+    bareAll: bare({ ...authorization(cached), 'X-Bench-Api-Headers': '1', 'X-Bench-Lookup': '1', 'X-Bench-Log': '1' }),
     cached: apiTarget(cached),
     uncached: apiTarget(uncached),
   };
-  for (let run = 0; run < runs; run++) {
+  for (const name of order) await warmUp(targets[name], CONCURRENCY);
+  for (let run = 0; run < rounds; run++) {
     const round = {} as Record<Case, Result>;
     // Rotate the order, so no case always gets the machine right after the same neighbour.
     for (const name of [...order.slice(run % order.length), ...order.slice(0, run % order.length)]) {
-      await warmUp(targets[name], CONCURRENCY);
-      round[name] = await load(targets[name], CONCURRENCY, seconds);
+      // Fresh sockets each slice (the server closes idle ones while other cases run), opened by the lead-in.
+      const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
+      try {
+        await load(targets[name], CONCURRENCY, LEAD_IN_SECONDS, agent);
+        round[name] = await load(targets[name], CONCURRENCY, sliceSeconds, agent);
+      } finally {
+        agent.destroy();
+      }
     }
-    rounds.push(round);
+    results.push(round);
     loads.push(loadAverage());
-    console.log(`\nround ${run + 1} of ${runs} (load average ${loads.at(-1)}):`);
+    console.log(`\nround ${run + 1} of ${rounds} (load average ${loads.at(-1)}):`);
     for (const name of order) {
       const r = round[name];
       console.log(
@@ -265,17 +283,20 @@ try {
   await scratch.drop();
 }
 
-const of = (name: Case) => rounds.map((round) => round[name]);
+const of = (name: Case) => results.map((round) => round[name]);
+const loadOnes = loads.map((line) => Number(line.split(' ')[0]));
 const throughput = [
-  `\nmin / **median** / max of ${rounds.length} rounds, concurrency ${CONCURRENCY}, ${seconds} s per case (load average after each round: ${loads.join('; ')}):\n`,
-  '| case | req/s | ÷ bare Worker | p50 ms | p99 ms | CPU ms / request | Worker `total;dur` p50 ms | cache hits | bad answers |',
-  '|---|---|---|---|---|---|---|---|---|',
+  `\nmin / **median** / max of ${results.length} rounds, concurrency ${CONCURRENCY}, ${sliceSeconds} s per case per round (1-minute load average after each round: ${spread(loadOnes, (n) => n.toFixed(1))}):\n`,
+  '| case | req/s | ÷ bare Worker | p50 ms | p99 ms | CPU ms / request | CPU ÷ bare Worker | Worker `total;dur` p50 ms | cache hits | bad answers |',
+  '|---|---|---|---|---|---|---|---|---|---|',
   ...order.map((name) => {
-    const results = of(name);
-    const ratios = rounds.map((round) => round[name].requestsPerSecond / round.bare.requestsPerSecond);
+    const ofCase = of(name);
+    const ratios = results.map((round) => round[name].requestsPerSecond / round.bare.requestsPerSecond);
+    const cpuRatios = results.map((round) => round[name].cpuMsPerRequest / round.bare.cpuMsPerRequest);
     return (
-      `| ${CASE_LABEL[name]} | ${spread(results.map((r) => r.requestsPerSecond), (n) => fmt(n))} | ${name === 'bare' ? '1' : spread(ratios, (n) => n.toFixed(2))} | ` +
-      `${spread(results.map((r) => r.p50), (n) => fmt(n, 1))} | ${spread(results.map((r) => r.p99), (n) => fmt(n, 1))} | ${spread(results.map((r) => r.cpuMsPerRequest), (n) => fmt(n, 2))} | ${name.startsWith('bare') ? '—' : spread(results.map((r) => r.workerP50), (n) => fmt(n, 1))} | ${name.startsWith('bare') ? '—' : spread(results.map(hitShare), pct)} | ${spread(results.map((r) => r.errors), (n) => fmt(n))} |`
+      `| ${CASE_LABEL[name]} | ${spread(ofCase.map((r) => r.requestsPerSecond), (n) => fmt(n))} | ${name === 'bare' ? '1' : spread(ratios, (n) => n.toFixed(2))} | ` +
+      `${spread(ofCase.map((r) => r.p50), (n) => fmt(n, 1))} | ${spread(ofCase.map((r) => r.p99), (n) => fmt(n, 1))} | ${spread(ofCase.map((r) => r.cpuMsPerRequest), (n) => fmt(n, 2))} | ${name === 'bare' ? '1' : spread(cpuRatios, (n) => n.toFixed(2))} | ` +
+      `${name.startsWith('bare') ? '—' : spread(ofCase.map((r) => r.workerP50), (n) => fmt(n, 1))} | ${name.startsWith('bare') ? '—' : spread(ofCase.map(hitShare), pct)} | ${spread(ofCase.map((r) => r.errors), (n) => fmt(n))} |`
     );
   }),
 ].join('\n');
@@ -291,5 +312,5 @@ const geo = [
   }),
 ].join('\n');
 console.log(geo);
-const cachedRatio = median(rounds.map((round) => round.cached.requestsPerSecond / round.bare.requestsPerSecond));
-console.log(`\ncached / bare Worker at concurrency ${CONCURRENCY} = ${cachedRatio.toFixed(2)} (median of ${rounds.length}; target ≥ 0.8)`);
+const cachedRatio = median(results.map((round) => round.cached.requestsPerSecond / round.bare.requestsPerSecond));
+console.log(`\ncached / bare Worker at concurrency ${CONCURRENCY} = ${cachedRatio.toFixed(2)} (median of ${results.length} rounds; target ≥ 0.8)`);
