@@ -6,11 +6,12 @@
  *    the demo seed, so after the warm-up every read is a hit) through `npm run dev` with
  *    READ_CACHE_TTL_SECONDS=60 (**cached**) and =0 (**uncached**), against the floor: a bare
  *    Hono Worker answering a constant (bench/bare-worker.ts) under the same `wrangler dev`, and
- *    that Worker four more times: with the API's request and answer headers, with one Cache API
- *    lookup per request, writing the API's request log line (what a hit does beyond the API's
- *    JavaScript, one at a time), and all three at once. The seven cases take turns in short slices
- *    (BENCH_SLICE_SECONDS, default 1.5) over many rounds (BENCH_ROUNDS, default 20), the order
- *    rotating each round, so the neighbours' load falls on every case alike; each round's ratio
+ *    that Worker five more times: with wrangler.toml's `[assets]` block (the API's setup), with
+ *    the API's request and answer headers, with one Cache API lookup per request, writing the
+ *    API's request log line (what a hit does beyond the API's JavaScript, one at a time), and
+ *    all three at once. The eight cases take turns in short slices (BENCH_SLICE_SECONDS, default
+ *    1.5) over many rounds (BENCH_ROUNDS, default 20), the order rotating each round, so the
+ *    neighbours' load falls on every case alike; each round's ratio
  *    to the bare Worker's slice of that round is one sample (min / median / max of the rounds).
  * 2. Simulated geography at concurrency 8: the same reads, cached and uncached, with the
  *    stand-ins answering NEON_HTTP_DELAY_MS=80 and UPSTASH_DELAY_MS=5 late (roughly an edge
@@ -194,9 +195,10 @@ async function warmUp(target: Target, concurrency: number): Promise<void> {
   await load(target, concurrency, 1);
 }
 
-type Case = 'bare' | 'bareHeaders' | 'bareLookup' | 'bareLog' | 'bareAll' | 'cached' | 'uncached';
+type Case = 'bare' | 'bareAssets' | 'bareHeaders' | 'bareLookup' | 'bareLog' | 'bareAll' | 'cached' | 'uncached';
 const CASE_LABEL: Record<Case, string> = {
   bare: 'bare Hono Worker, constant answer (the floor)',
+  bareAssets: 'bare Worker with the API\'s `[assets]` block (wrangler.toml)',
   bareHeaders: 'bare Worker + the API\'s request and answer headers',
   bareLookup: 'bare Worker + one Cache API lookup',
   bareLog: 'bare Worker + the API\'s request log line',
@@ -205,7 +207,7 @@ const CASE_LABEL: Record<Case, string> = {
   uncached: '`GET /pokemon/:id`, read cache off (TTL 0)',
 };
 
-const order: Case[] = ['bare', 'bareHeaders', 'bareLookup', 'bareLog', 'bareAll', 'cached', 'uncached'];
+const order: Case[] = ['bare', 'bareAssets', 'bareHeaders', 'bareLookup', 'bareLog', 'bareAll', 'cached', 'uncached'];
 
 console.log(
   `read cache: GET /pokemon/:id over ${IDS.length} ids, ${rounds} rounds of ${sliceSeconds} s per case; ` +
@@ -222,9 +224,12 @@ try {
   const uncached = await dev({ DATABASE_URL: scratch.url, READ_CACHE_TTL_SECONDS: '0' });
   const bareWorker = await startBareWorker();
   stoppers.push(bareWorker.stop);
+  const bareWithAssets = await startBareWorker({ assets: true });
+  stoppers.push(bareWithAssets.stop);
   const bare = (headers: Record<string, string>): Target => ({ url: bareWorker.url, pid: bareWorker.pid, headers, checkBody: false });
   const targets: Record<Case, Target> = {
     bare: bare({}),
+    bareAssets: { url: bareWithAssets.url, pid: bareWithAssets.pid, headers: {}, checkBody: false },
     bareHeaders: bare({ ...authorization(cached), 'X-Bench-Api-Headers': '1' }),
     bareLookup: bare({ 'X-Bench-Lookup': '1' }),
     bareLog: bare({ 'X-Bench-Log': '1' }),
@@ -312,5 +317,6 @@ const geo = [
   }),
 ].join('\n');
 console.log(geo);
-const cachedRatio = median(results.map((round) => round.cached.requestsPerSecond / round.bare.requestsPerSecond));
-console.log(`\ncached / bare Worker at concurrency ${CONCURRENCY} = ${cachedRatio.toFixed(2)} (median of ${results.length} rounds; target ≥ 0.8)`);
+const cachedRatio = (floor: Case) => median(results.map((round) => round.cached.requestsPerSecond / round[floor].requestsPerSecond)).toFixed(2);
+console.log(`\ncached / bare Worker at concurrency ${CONCURRENCY} = ${cachedRatio('bare')} (median of ${results.length} rounds; target ≥ 0.8)`);
+console.log(`cached / bare Worker with the API's [assets] block = ${cachedRatio('bareAssets')}`);

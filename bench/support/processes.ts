@@ -120,7 +120,7 @@ const COMPATIBILITY_DATE = '2026-08-01';
  * free port, with a minimal config generated into a temporary folder (its `.wrangler` state
  * goes there too); resolves once it answers. The floor the API's cached reads are held to.
  */
-export async function startBareWorker(): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+export async function startBareWorker(options: { assets?: boolean } = {}): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'bare-worker-'));
   const config = join(dir, 'wrangler.toml');
@@ -132,6 +132,10 @@ export async function startBareWorker(): Promise<{ url: string; pid: number; sto
       `compatibility_date = "${COMPATIBILITY_DATE}"`,
       'compatibility_flags = ["nodejs_compat"]',
       'send_metrics = false',
+      // `assets`: wrangler.toml's [assets] block, so the floor pays what the API's setup costs.
+      ...(options.assets
+        ? ['[assets]', `directory = ${JSON.stringify(join(ROOT, 'assets'))}`, 'binding = "ASSETS"', 'run_worker_first = ["/*", "!/docs/*"]']
+        : []),
       '',
     ].join('\n'),
   );
