@@ -64,13 +64,14 @@ interface QuotaCharge {
 }
 
 /**
- * KEYS[1], if given: a lock that must hold ARGV[1]. ARGV[2]: a quota counter to add ARGV[3]
- * to, up to ARGV[4], living ARGV[5] seconds ('' for none). Then each command as its argument
- * count and its arguments. Returns {'written', replies…}, {'lock'} or {'quota', its PTTL}; a
- * refused write has written and counted nothing.
+ * KEYS: every key the script touches (Redis and Upstash route and check access by them), the
+ * lock first when there is one. ARGV[1]: the token the lock (KEYS[1]) must hold ('' for no
+ * lock). ARGV[2]: a quota counter to add ARGV[3] to, up to ARGV[4], living ARGV[5] seconds (''
+ * for none). Then each command as its argument count and its arguments. Returns {'written',
+ * replies…}, {'lock'} or {'quota', its PTTL}; a refused write has written and counted nothing.
  */
 const WRITE_SCRIPT = `
-if #KEYS == 1 and redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lock'} end
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return {'lock'} end
 if ARGV[2] ~= '' then
   redis.call('SET', ARGV[2], 0, 'NX', 'EX', ARGV[5])
   if redis.call('INCRBY', ARGV[2], ARGV[3]) > tonumber(ARGV[4]) then
@@ -87,6 +88,11 @@ end
 return replies
 `;
 
+/** The keys a command touches: every argument of `DEL`, the first of the others used here. */
+function keysOf([name, ...args]: RedisCommand): string[] {
+  return (name === 'DEL' ? args : args.slice(0, 1)).map(String);
+}
+
 type WriteOutcome = { written: true; replies: unknown[] } | { written: false; refused: 'lock' } | { written: false; refused: 'quota'; ttlMs: number };
 
 /**
@@ -100,7 +106,8 @@ type WriteOutcome = { written: true; replies: unknown[] } | { written: false; re
 export async function runWrite(redis: Redis, commands: RedisCommand[], guards: { lock?: AppendLock | undefined; quota?: QuotaCharge | undefined } = {}): Promise<WriteOutcome> {
   const { lock, quota } = guards;
   const args = [lock?.token ?? '', quota?.key ?? '', quota?.bytes ?? 0, quota?.maxBytes ?? 0, quota?.windowSeconds ?? 0, ...commands.flatMap((command) => [command.length, ...command])];
-  const [outcome, ...replies] = await redis.eval<(string | number)[], [string, ...unknown[]]>(WRITE_SCRIPT, lock ? [lock.key] : [], args);
+  const keys = new Set([...(lock ? [lock.key] : []), ...(quota ? [quota.key] : []), ...commands.flatMap(keysOf)]);
+  const [outcome, ...replies] = await redis.eval<(string | number)[], [string, ...unknown[]]>(WRITE_SCRIPT, [...keys], args);
   if (outcome === 'written') return { written: true, replies };
   return outcome === 'lock' ? { written: false, refused: 'lock' } : { written: false, refused: 'quota', ttlMs: replies[0] as number };
 }
