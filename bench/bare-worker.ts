@@ -28,16 +28,10 @@ const API_HEADERS = {
   ETag: '"0123456789abcdef0123456789abcdef"',
   'Cache-Control': 'public, no-cache',
   'Cross-Origin-Resource-Policy': 'same-origin',
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Origin-Agent-Cluster': '?1',
   'Referrer-Policy': 'no-referrer',
   'Strict-Transport-Security': 'max-age=15552000; includeSubDomains',
   'X-Content-Type-Options': 'nosniff',
-  'X-DNS-Prefetch-Control': 'off',
-  'X-Download-Options': 'noopen',
-  'X-Frame-Options': 'SAMEORIGIN',
-  'X-Permitted-Cross-Domain-Policies': 'none',
-  'X-XSS-Protection': '0',
+  'X-Frame-Options': 'DENY',
   'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
   Vary: 'Origin',
   'X-Request-Id': '00000000-0000-4000-8000-000000000000',
@@ -64,7 +58,7 @@ app.get('*', async (c) => {
     const record = await caches.default.match(RECORD);
     if (!record) await caches.default.put(RECORD, new Response(null, { headers: { 'Cache-Control': 'max-age=3600', 'X-Read-Cache-Generation': '1' } }));
   }
-  const log = c.req.header('X-Bench-Log'); if (log === 'log') console.log(LOG_LINE); else if (log === 'info') console.info(LOG_LINE);
+  if (c.req.header('X-Bench-Log') !== undefined) console.log(LOG_LINE);
   return c.body(BODY, 200, c.req.header('X-Bench-Api-Headers') !== undefined ? API_HEADERS : JSON_ONLY);
 });
 

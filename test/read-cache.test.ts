@@ -56,6 +56,22 @@ describe('hits', () => {
     expect(outcome(await cached(`/trainers/${trainer.id}`))).toBe('hit-isolate');
   });
 
+  it('logs the miss, not the hits: a hit makes no round trip, and Workers logs its invocation anyway', async () => {
+    const trainer = await createTrainer();
+    const path = `/trainers/${trainer.id}`;
+    const log = vi.spyOn(console, 'log');
+    const miss = await cached(path);
+    const hit = await cached(path);
+    const revalidated = await cached(path, { headers: { 'If-None-Match': hit.headers.get('ETag')! } });
+    expect([miss, hit, revalidated].map((response) => [response.status, outcome(response)])).toEqual([
+      [200, 'miss'],
+      [200, 'hit-isolate'],
+      [304, 'hit-isolate'],
+    ]);
+    const lines = log.mock.calls.map(([first]) => String(first)).filter((text) => text.startsWith('{"level"')).map((text) => JSON.parse(text));
+    expect(lines).toEqual([expect.objectContaining({ method: 'GET', route: '/trainers/:id', status: 200, roundTrips: roundTrips(miss) })]);
+  });
+
   it('answers the same query with its parameters in another order from the same entry', async () => {
     const trainer = await createTrainer();
     await createPokemon(trainer.id);
@@ -70,9 +86,10 @@ describe('hits', () => {
 
   it('keeps an entry for READ_CACHE_TTL_SECONDS (its expiry read, not waited for), and the Pokédex for an hour', async () => {
     const trainer = await createTrainer();
-    const url = new URL(`http://api.test/trainers/${trainer.id}`);
+    const path = `/trainers/${trainer.id}`;
+    const url = `http://api.test${path}`;
     const before = Date.now();
-    expect((await callWithBindings({ READ_CACHE_TTL_SECONDS: '7' }, url.pathname)).status).toBe(200);
+    expect((await callWithBindings({ READ_CACHE_TTL_SECONDS: '7' }, path)).status).toBe(200);
     const entry = await caches.default.match(readCacheKey((await generationAtLocation())!, url));
     expect(entry?.headers.get('Cache-Control')).toBe('max-age=7');
     // The record lives as long: a location re-reads the counter once per TTL.
@@ -84,24 +101,26 @@ describe('hits', () => {
     expect(expires).toBeLessThanOrEqual(Date.now() + 7000);
     const species = await cached('/species/pikachu');
     expect(species.headers.get('Cache-Control')).toBe('public, max-age=3600');
-    expect((await caches.default.match(readCacheKey('species', new URL('http://api.test/species/pikachu'))))?.headers.get('Cache-Control')).toBe('max-age=3600');
+    expect((await caches.default.match(readCacheKey('species', 'http://api.test/species/pikachu')))?.headers.get('Cache-Control')).toBe('max-age=3600');
   });
 
   it('keeps entries 60 seconds when READ_CACHE_TTL_SECONDS is not set', async () => {
     const trainer = await createTrainer();
-    const url = new URL(`http://api.test/trainers/${trainer.id}`);
-    expect((await callWithBindings({ READ_CACHE_TTL_SECONDS: undefined }, url.pathname)).status).toBe(200);
+    const path = `/trainers/${trainer.id}`;
+    const url = `http://api.test${path}`;
+    expect((await callWithBindings({ READ_CACHE_TTL_SECONDS: undefined }, path)).status).toBe(200);
     const entry = await caches.default.match(readCacheKey((await generationAtLocation())!, url));
     expect(entry?.headers.get('Cache-Control')).toBe('max-age=60');
   });
 
   it('never serves an entry past its expiry, even one the Cache API still returns', async () => {
     const trainer = await createTrainer();
-    const url = new URL(`http://api.test/trainers/${trainer.id}`);
-    expect((await cached(`${url.pathname}/pokemon`)).status).toBe(200); // records the location's generation
+    const path = `/trainers/${trainer.id}`;
+    const url = `http://api.test${path}`;
+    expect((await cached(`${path}/pokemon`)).status).toBe(200); // records the location's generation
     const expired = { 'Content-Type': 'application/json', ETag: '"expired"', 'Cache-Control': 'max-age=60', 'X-Read-Cache-Expires': String(Date.now() - 1) };
     await caches.default.put(readCacheKey((await generationAtLocation())!, url), new Response('{"id":"expired"}', { headers: expired }));
-    const read = await cached(url.pathname);
+    const read = await cached(path);
     expect(outcome(read)).toBe('miss');
     expect((await json(read)).id).toBe(trainer.id);
   });
@@ -121,13 +140,14 @@ describe('hits', () => {
 
   it('answers an entry the location holds without a Content-Type as JSON', async () => {
     const trainer = await createTrainer();
-    const url = new URL(`http://api.test/trainers/${trainer.id}`);
-    expect((await cached(`${url.pathname}/pokemon`)).status).toBe(200); // records the location's generation
+    const path = `/trainers/${trainer.id}`;
+    const url = `http://api.test${path}`;
+    expect((await cached(`${path}/pokemon`)).status).toBe(200); // records the location's generation
     // A byte body: the Cache API keeps no Content-Type for it.
     const headers = { ETag: '"bytes"', 'Cache-Control': 'max-age=60', 'X-Read-Cache-Expires': String(Date.now() + 60_000) };
-    const stored = await json(await call(url.pathname));
+    const stored = await json(await call(path));
     await caches.default.put(readCacheKey((await generationAtLocation())!, url), new Response(new TextEncoder().encode(JSON.stringify(stored)), { headers }));
-    const read = await cached(url.pathname);
+    const read = await cached(path);
     expect(outcome(read)).toBe('hit-edge');
     expect(roundTrips(read)).toEqual({ db: 0, replica: 0, redis: 0 });
     expect(read.headers.get('Content-Type')).toBe('application/json');
@@ -141,7 +161,7 @@ describe('hits', () => {
       const path = `/trainers/${id}`;
       const body = JSON.stringify({ ...like, id, firstName: 'x'.repeat(chars) });
       const headers = { 'Content-Type': 'application/json', ETag: `"${id}"`, 'Cache-Control': 'max-age=60', 'X-Read-Cache-Expires': String(Date.now() + 60_000) };
-      await caches.default.put(readCacheKey((await generationAtLocation())!, new URL(`http://api.test${path}`)), new Response(body, { headers }));
+      await caches.default.put(readCacheKey((await generationAtLocation())!, `http://api.test${path}`), new Response(body, { headers }));
       return path;
     }
 
@@ -186,8 +206,11 @@ describe('hits', () => {
   });
 
   it('keeps a parameter sent twice in the key, in the order it was sent', () => {
-    const key = readCacheKey('7', new URL('http://api.test/species?type=water&limit=2&type=fire'));
+    const key = readCacheKey('7', 'http://api.test/species?type=water&limit=2&type=fire');
     expect(key).toBe('https://read-cache.internal/7/species?limit=2&type=water&type=fire');
+    expect(readCacheKey('7', 'http://api.test/trainers/ash')).toBe('https://read-cache.internal/7/trainers/ash');
+    expect(readCacheKey('7', 'http://api.test/trainers/ash?')).toBe('https://read-cache.internal/7/trainers/ash');
+    expect(readCacheKey('local-1/2', 'https://api.test:8443/trainers/ash%20x?b=2&a=1')).toBe('https://read-cache.internal/local-1%2F2/trainers/ash%20x?a=1&b=2');
   });
 
   it('is bypassed by a request carrying X-Bookmark, which the database answers', async () => {
@@ -343,17 +366,18 @@ describe('freshness: every write invalidates what it changed before it answers',
 describe('races', () => {
   it('never serves a slow fill that lands after the write (versioned by generation)', async () => {
     const trainer = await createTrainer();
-    const url = new URL(`http://api.test/trainers/${trainer.id}`);
-    const stale = await json(await cached(url.pathname));
+    const path = `/trainers/${trainer.id}`;
+    const url = `http://api.test${path}`;
+    const stale = await json(await cached(path));
     const before = (await generationAtLocation())!;
-    expect((await cached(url.pathname, { method: 'PATCH', json: { lastName: 'Renamed' } })).status).toBe(200);
+    expect((await cached(path, { method: 'PATCH', json: { lastName: 'Renamed' } })).status).toBe(200);
     // A read that started before the PATCH stores its (old) answer only now.
     const headers = { 'Content-Type': 'application/json', ETag: '"stale"', 'Cache-Control': 'max-age=60', 'X-Read-Cache-Expires': String(Date.now() + 60_000) };
     await caches.default.put(readCacheKey(before, url), new Response(JSON.stringify(stale), { headers }));
-    expect((await json(await cached(url.pathname))).lastName).toBe('Renamed');
+    expect((await json(await cached(path))).lastName).toBe('Renamed');
     // Nor does another isolate of the location: it reads the record the write put.
     forgetIsolateState();
-    expect((await json(await cached(url.pathname))).lastName).toBe('Renamed');
+    expect((await json(await cached(path))).lastName).toBe('Renamed');
   });
 
   it('a write answers only after its location\'s record moved: an isolate with a hot entry sees it at once', async () => {

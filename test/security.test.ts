@@ -150,6 +150,13 @@ describe('security headers', () => {
       expect(response.headers.get('X-Content-Type-Options'), path).toBe('nosniff');
       expect(response.headers.get('Referrer-Policy'), path).toBe('no-referrer');
       expect(response.headers.get('Content-Security-Policy'), path).toBe("default-src 'none'; frame-ancestors 'none'");
+      expect(response.headers.get('X-Frame-Options'), path).toBe('DENY');
+      expect(response.headers.get('Strict-Transport-Security'), path).toMatch(/^max-age=\d+; includeSubDomains$/);
+      expect(response.headers.get('Cross-Origin-Resource-Policy'), path).toBe('same-origin');
+      // Headers for documents only, left off answers that are data.
+      for (const name of ['X-XSS-Protection', 'Origin-Agent-Cluster', 'Cross-Origin-Opener-Policy', 'X-DNS-Prefetch-Control', 'X-Download-Options', 'X-Permitted-Cross-Domain-Policies']) {
+        expect(response.headers.get(name), `${path} ${name}`).toBeNull();
+      }
     }
     const docs = await call('/docs');
     expect(docs.headers.get('Content-Security-Policy')).toContain('script-src');

@@ -5,9 +5,22 @@ import { createMiddleware } from 'hono/factory';
 import type { secureHeaders } from 'hono/secure-headers';
 import type { AppEnv } from '../env.ts';
 
-/** API answers are data, never pages: no script, no framing. `/docs` sets its own policy. */
+/**
+ * API answers are data, never pages: no script, no framing. The set OWASP's REST Security Cheat
+ * Sheet names for APIs (CSP, HSTS, nosniff, X-Frame-Options) plus no referrer and same-origin
+ * CORP; hono's defaults for documents (Origin-Agent-Cluster, COOP, X-XSS-Protection,
+ * X-DNS-Prefetch-Control, X-Download-Options, X-Permitted-Cross-Domain-Policies) would only
+ * weigh on every answer. `/docs` sets its own policy.
+ */
 export const secureHeadersOptions: Parameters<typeof secureHeaders>[0] = {
   contentSecurityPolicy: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+  xFrameOptions: 'DENY',
+  originAgentCluster: false,
+  crossOriginOpenerPolicy: false,
+  xXssProtection: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
   overwrite: false,
 };
 

@@ -3,11 +3,16 @@
  * wrangler.toml) stores and indexes field by field. Errors appear here with their stack — and
  * only here: answers never carry one. Nothing secret is logged: no header, no query string, no
  * body; the API key by its id.
+ *
+ * Except a read the cache answered with no round trip at all: its line would say nothing that
+ * Workers' own invocation log of the request (URL, status, CPU and wall time) does not, and
+ * under `wrangler dev` writing it cost a hit more than its cache lookup did (bench/cache.ts).
  */
 import type { Context } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv } from '../env.ts';
+import { DEPENDENCIES, type RoundTrips } from './round-trips.ts';
 
 interface LoggedError {
   /** What failed, when it was not the request itself (e.g. `health: redis`). */
@@ -38,6 +43,11 @@ function routeOf(c: Context): string | null {
   return matchedRoutes(c).findLast((route) => route.method !== 'ALL')?.path ?? null;
 }
 
+/** A hit (or a 304 of one) that made no round trip: authentication, say, may still have asked the database. */
+function answeredFromCache(roundTrips: RoundTrips, status: number): boolean {
+  return roundTrips.cacheOutcome?.startsWith('hit') === true && status < 400 && DEPENDENCIES.every((dependency) => roundTrips.count(dependency) === 0);
+}
+
 /** Logs the request once it has been answered. */
 export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
   const started = performance.now();
@@ -47,6 +57,7 @@ export const requestLog = createMiddleware<AppEnv>(async (c, next) => {
   const errors = [...(noted.get(c) ?? [])];
   // c.error: what the error handler answered. A 4xx is the client's mistake, told in the answer; a 5xx is ours.
   if (c.error !== undefined && status >= 500) errors.unshift(describe(c.error));
+  if (services && answeredFromCache(services.roundTrips, status) && errors.length === 0) return;
   const line = {
     level: status >= 500 ? 'error' : 'info',
     requestId: c.get('requestId'),

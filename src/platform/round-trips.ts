@@ -1,7 +1,7 @@
 /** The outbound dependencies whose round trips a request counts: the primary database, its read replicas, Redis. */
 export type Dependency = 'db' | 'replica' | 'redis';
 
-const DEPENDENCIES: readonly Dependency[] = ['db', 'replica', 'redis'];
+export const DEPENDENCIES: readonly Dependency[] = ['db', 'replica', 'redis'];
 
 interface Tally {
   count: number;
