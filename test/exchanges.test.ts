@@ -2,7 +2,7 @@ import { Redis } from '@upstash/redis/cloudflare';
 import { describe, expect, inject, it } from 'vitest';
 import { today } from '../src/domain/fields.ts';
 import { canonicalJson, sha256 } from '../src/platform/hashing.ts';
-import { idempotencySlot } from '../src/platform/idempotency.ts';
+import { idempotencySlot } from '../src/http/idempotency.ts';
 import { call, callWithBindings, DEAD_URL, expectProblem, roundTrips, expectedTrips } from './support/api.ts';
 import { postExchange, historyOf, ownerOf, type Exchange, type ExchangeBody } from './support/exchanges.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';

@@ -40,7 +40,7 @@ async function expectUnavailableWithin({ response, elapsedMs }: { response: Resp
   expect(elapsedMs).toBeLessThan(limitMs);
 }
 
-/** How long a claim on an Idempotency-Key outlives a request that gave up (src/platform/idempotency.ts). */
+/** How long a claim on an Idempotency-Key outlives a request that gave up (src/http/idempotency.ts). */
 const IN_FLIGHT_MS = 12 * DEPENDENCY_TIMEOUT_MS;
 
 /**

@@ -6,7 +6,7 @@ import { neon, neonConfig } from '@neondatabase/serverless';
 import { Redis } from '@upstash/redis/cloudflare';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { requestIds } from '../src/domain/request-ids.ts';
-import { IDEMPOTENCY_WINDOW_MS } from '../src/platform/idempotency.ts';
+import { IDEMPOTENCY_WINDOW_MS } from '../src/domain/request-ids.ts';
 import { SQLSTATE } from '../src/platform/database.ts';
 import { uploadKeys } from '../src/domain/uploads/staging.ts';
 import { call, callWithBindings, DEAD_URL, expectProblem } from './support/api.ts';

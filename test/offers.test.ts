@@ -4,7 +4,7 @@
  */
 import { Redis } from '@upstash/redis/cloudflare';
 import { describe, expect, inject, it } from 'vitest';
-import { idempotencySlot } from '../src/platform/idempotency.ts';
+import { idempotencySlot } from '../src/http/idempotency.ts';
 import { encodeCursor } from '../src/platform/pagination.ts';
 import { ADMIN_KEY, call, expectedTrips, expectProblem, roundTrips } from './support/api.ts';
 import { historyOf, ownerOf, postExchange, type Exchange } from './support/exchanges.ts';

@@ -5,7 +5,12 @@
  * making it again.
  */
 import { canonicalJson, sha256 } from '../platform/hashing.ts';
-import { IDEMPOTENCY_WINDOW_MS } from '../platform/idempotency.ts';
+
+/**
+ * A key's replay window: how long a finished answer is replayed, and how long a creation counts
+ * as the earlier attempt of a retry (the ids below).
+ */
+export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** The id a creation takes, and (with an Idempotency-Key) the id an earlier attempt of it may have taken. */
 export interface RequestIds {

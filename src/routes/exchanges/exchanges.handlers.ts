@@ -2,7 +2,7 @@ import type { RouteHandler } from '@hono/zod-openapi';
 import * as exchanges from '../../domain/exchanges.ts';
 import { requestIds } from '../../domain/request-ids.ts';
 import type { AppEnv } from '../../env.ts';
-import { idempotent } from '../../platform/idempotency.ts';
+import { idempotent } from '../../http/idempotency.ts';
 import { decodeCursor, invalidCursor, toPage } from '../../platform/pagination.ts';
 import { Problem } from '../../platform/problem.ts';
 import type * as routes from './exchanges.routes.ts';

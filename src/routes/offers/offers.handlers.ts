@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import * as offers from '../../domain/offers.ts';
 import { requestIds } from '../../domain/request-ids.ts';
 import type { AppEnv } from '../../env.ts';
-import { idempotent } from '../../platform/idempotency.ts';
+import { idempotent } from '../../http/idempotency.ts';
 import { decodeCursor, invalidCursor, toPage } from '../../platform/pagination.ts';
 import { Problem } from '../../platform/problem.ts';
 import { invalid } from '../../platform/validation.ts';

@@ -4,17 +4,14 @@
  * under `idem:<caller>:<scope>:<key>` — one caller's keys never meet another's — and each step is
  * one Redis round trip.
  */
-import { noteError } from './request-log.ts';
 import type { Context } from 'hono';
+import { IDEMPOTENCY_WINDOW_MS } from '../domain/request-ids.ts';
 import type { AppEnv } from '../env.ts';
-import { canonicalJson, sha256 } from './hashing.ts';
-import { Problem, problemFor, problemResponse } from './problem.ts';
+import { canonicalJson, sha256 } from '../platform/hashing.ts';
+import { Problem, problemResponse } from '../platform/problem.ts';
+import { noteError } from '../platform/request-log.ts';
+import { problemFor } from './errors.ts';
 
-/**
- * A key's replay window: how long a finished answer is replayed, and how long a creation counts
- * as the earlier attempt of a retry (the ids of `domain/request-ids.ts`).
- */
-export const IDEMPOTENCY_WINDOW_MS = 24 * 60 * 60 * 1000;
 /**
  * How long a request that has not finished holds its key, in dependency timeouts
  * (`DEPENDENCY_TIMEOUT_MS`, 5 s by default: a minute). Far beyond any request (it makes a few
