@@ -6,8 +6,12 @@
  * Each case starts as a fresh isolate in a location without a generation record would.
  */
 import { Redis } from '@upstash/redis/cloudflare';
+import { env } from 'cloudflare:workers';
+import { Hono } from 'hono';
 import { afterEach, beforeEach, describe, expect, inject, it, vi } from 'vitest';
-import { forgetIsolateState, GENERATION_KEY, GENERATION_RECORD, publishGeneration, readCacheKey, refillGeneration } from '../src/platform/read-cache.ts';
+import type { AppEnv } from '../src/env.ts';
+import { forgetIsolateState, GENERATION_KEY, GENERATION_RECORD, publishGeneration, readCache, readCacheKey, refillGeneration } from '../src/platform/read-cache.ts';
+import { services } from '../src/platform/services.ts';
 import { call, callWithBindings, DEAD_URL, expectProblem, roundTrips, type CallInit } from './support/api.ts';
 import { createPokemon, createTrainer, uniqueId } from './support/fixtures.ts';
 import { makeOffer, trainerWithKey } from './support/offers.ts';
@@ -237,6 +241,42 @@ describe('stampedes', () => {
     for (const answer of answers) expect((await json(answer)).data).toEqual([]);
     expect(answers.reduce((sum, answer) => sum + roundTrips(answer).db + roundTrips(answer).replica, 0)).toBe(1);
     expect(answers.map(outcome).sort()).toEqual(['hit-coalesced', 'hit-coalesced', 'hit-coalesced', 'hit-coalesced', 'hit-coalesced', 'miss']);
+  });
+});
+
+describe('a fill that never finishes (its request cancelled)', () => {
+  it('is waited for two dependency timeouts at most, then each reader reads for itself', async () => {
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    const app = new Hono<AppEnv>()
+      .use(services)
+      .use(readCache)
+      .get('/trainers/:id', async (c) => {
+        if (calls++ === 0) {
+          entered();
+          await gate; // the first reader's fill hangs, as one whose request Workers cancelled would
+        }
+        return c.json({ id: c.req.param('id'), read: calls });
+      });
+    const bindings = { ...env, ...CACHE_ON, DEPENDENCY_TIMEOUT_MS: '100' };
+    const context = { waitUntil: () => {}, passThroughOnException: () => {}, props: {} } as unknown as ExecutionContext;
+    const path = `/trainers/${uniqueId('stuck')}`;
+    const stuck = app.request(path, undefined, bindings, context);
+    await inHandler;
+    const started = performance.now();
+    const second = await app.request(path, undefined, bindings, context);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+    expect(outcome(second)).toBe('miss');
+    expect(second.headers.get('ETag')).toMatch(/^"[0-9a-f]{32}"$/);
+    expect(await second.json()).toMatchObject({ read: 2 });
+    // The second reader filled in the stuck one's place: the next reader is a hit at once.
+    const third = await app.request(path, undefined, bindings, context);
+    expect(outcome(third)).toBe('hit-isolate');
+    release();
+    expect((await stuck).status).toBe(200);
   });
 });
 

@@ -242,6 +242,7 @@ function fromIsolate(key: string, now: number): Entry | undefined {
 
 /** Makes this isolate what a newly started one is: nothing in memory (tests start each case so). */
 export function forgetIsolateState(): void {
+  filling.clear();
   lastGeneration = undefined;
   redisFailedAt = -Infinity;
   isolateEntries.clear();
@@ -278,8 +279,33 @@ export function changesCachedData(path: string, query: URLSearchParams): boolean
   return true;
 }
 
-/** Misses of one key being read right now in this isolate: concurrent ones wait for the first. */
-const filling = new Map<string, Promise<Entry | undefined>>();
+/** A miss being read right now in this isolate, which concurrent misses of its key wait for. */
+interface Fill {
+  entry: Promise<Entry | undefined>;
+  startedAt: number;
+}
+const filling = new Map<string, Fill>();
+
+/**
+ * How long a miss waits for another request's fill of its key, in dependency timeouts (the
+ * fill's read, then its put), before reading for itself. Workers may cancel a request whose
+ * client went away, and with it the fill it was making: its promise then never settles, and whoever
+ * waits on it would wait forever. A reader that waited this long fills in its place.
+ */
+const FILL_WAIT_TIMEOUTS = 2;
+
+const TIMED_OUT = Symbol('timed out');
+
+/** `promise`'s value, or {@link TIMED_OUT} if it has not settled within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | typeof TIMED_OUT> {
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const expiry = new Promise<typeof TIMED_OUT>((resolve) => (timer = setTimeout(() => resolve(TIMED_OUT), ms)));
+  try {
+    return await Promise.race([promise, expiry]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export const readCache = createMiddleware<AppEnv>(async (c, next) => {
   const services = c.var.services;
@@ -331,17 +357,23 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
     return answer(c, entry, cacheControl);
   }
 
+  const waitMs = FILL_WAIT_TIMEOUTS * config.database.timeoutMs;
   const running = filling.get(key);
   if (running !== undefined) {
-    entry = await running;
-    roundTrips.cacheOutcome = entry ? 'hit-coalesced' : 'miss';
-    // The first reader got no answer worth sharing (e.g. a 404): this one asks for itself.
-    if (!entry) return next();
-    return answer(c, entry, cacheControl);
+    // A fill older than the wait is not waited for at all.
+    const shared = await within(running.entry, Math.max(0, running.startedAt + waitMs - now));
+    if (shared !== TIMED_OUT) {
+      roundTrips.cacheOutcome = shared ? 'hit-coalesced' : 'miss';
+      // The first reader got no answer worth sharing (e.g. a 404): this one asks for itself.
+      if (!shared) return next();
+      return answer(c, shared, cacheControl);
+    }
+    // No answer in time: this reader fills in its place.
   }
 
   roundTrips.cacheOutcome = 'miss';
-  const fill = (async (): Promise<Entry | undefined> => {
+  const fill: Fill = { entry: Promise.resolve(undefined), startedAt: Date.now() };
+  fill.entry = (async (): Promise<Entry | undefined> => {
     services.db.session.readFromPrimary();
     await next();
     if (c.res.status !== 200) return undefined;
@@ -354,9 +386,11 @@ export const readCache = createMiddleware<AppEnv>(async (c, next) => {
     // Kept in memory only if no later request of this isolate read at a newer generation.
     if (species || lastGeneration === generation) keep(key, filled);
     return filled;
-  })().finally(() => filling.delete(key));
+  })().finally(() => {
+    if (filling.get(key) === fill) filling.delete(key);
+  });
   filling.set(key, fill);
-  entry = await fill;
+  entry = await fill.entry;
   if (entry) answer(c, entry, cacheControl);
 });
 
