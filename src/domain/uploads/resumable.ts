@@ -224,8 +224,7 @@ export async function appendPiece(db: Database, redis: Redis, request: AppendReq
       if (!discarded) throw await overtaken(redis, id, request.offset);
     } else {
       // A dependency failed, or the piece was too large: the upload stays at its last saved offset
-      // (chunks staged past it are trimmed by the next append), once the write in flight is done.
-      await writer.flush().catch(() => {});
+      // (chunks staged past it are trimmed by the next append).
       await release();
     }
     throw error;

@@ -214,10 +214,7 @@ class References {
     return this.#pendingChars >= LOOKUP_CHARS;
   }
 
-  /**
-   * Sends what is queued, if anything (one round trip); what is queued after this call starts
-   * goes to the next lookup, so reading may carry on while it runs.
-   */
+  /** Sends what is queued, if anything (one round trip). */
   async lookUp(db: Database, kind: UploadKind): Promise<void> {
     const batch = this.#pending;
     if (batch.ids.length + batch.owners.length + batch.slugs.length + batch.dated.ids.length === 0) return;
@@ -325,8 +322,6 @@ export class Stager {
   #preview: Record<string, string | number>[] = [];
   #builder: ChunkBuilder | undefined;
   #pending: Chunk[] = [];
-  /** The lookup running while reading carries on (at most one), collected before the next one and when settling. */
-  #lookup: Promise<void> | undefined;
   #positions: number[] | undefined;
   #headerWidth = 0;
   #rows = 0;
@@ -440,16 +435,9 @@ export class Stager {
       this.#pending = [];
     } else if (this.#builder) {
       this.#pending.push(...this.#builder.take());
-      // Written while the next rows are read (one write in flight).
-      if (this.#pending.length >= CHUNKS_PER_PART) await this.#writer.writeBehind(this.#pending.splice(0));
+      if (this.#pending.length >= CHUNKS_PER_PART) await this.#writer.write(this.#pending.splice(0));
     }
-    if (this.#references.full) {
-      await this.#lookup;
-      const lookup = this.#references.lookUp(this.#db, this.#kind);
-      // Collected before the next lookup or when settling; until then its failure must not count as unhandled.
-      lookup.catch(() => {});
-      this.#lookup = lookup;
-    }
+    if (this.#references.full) await this.#references.lookUp(this.#db, this.#kind);
   }
 
   /**
@@ -460,15 +448,12 @@ export class Stager {
    */
   async #settle(earlier?: EarlierIds, firstLine = 0, more = false): Promise<Chunk[]> {
     const references = this.#references;
-    const lookup = this.#lookup;
-    this.#lookup = undefined;
-    await Promise.all([lookup, this.#writer.flush()]);
-    // The last lookup and the check against earlier pieces go to different services: at once.
-    const ids = earlier && references.idLines.size > 0 ? [...references.idLines.keys()] : [];
-    const [, lines] = await Promise.all([references.lookUp(this.#db, this.#kind), ids.length > 0 ? earlier!.firstLines(ids) : []]);
+    await references.lookUp(this.#db, this.#kind);
     await references.suggestSpecies(this.#db);
     const repeated = new Set<string>();
-    if (ids.length > 0) {
+    if (earlier && references.idLines.size > 0) {
+      const ids = [...references.idLines.keys()];
+      const lines = await earlier.firstLines(ids);
       ids.forEach((id, index) => {
         const first = lines[index];
         // A line from this piece on was left by an append that never saved its state: not an earlier piece's.

@@ -136,11 +136,6 @@ const quotaKey = (subject: string) => `quota:staged-bytes:${subject}`;
  * quota, each write also counts its bytes in the same script; a write that takes the client over
  * its quota is refused (and everything this upload wrote is taken back). A resumable append's
  * writer writes only while it holds the append lock ({@link AppendLockLost} otherwise).
- *
- * Chunks written while the body is still being read go out behind the reader ({@link writeBehind}):
- * one write in flight while the next batch is parsed, its outcome collected by the next write,
- * {@link flush} or {@link discard}. Writes never overlap one another, so they land in order and
- * the counters are exact.
  */
 export class StagedWriter {
   readonly #redis: Redis;
@@ -153,8 +148,6 @@ export class StagedWriter {
   #trim = false;
   /** The lock this writer's upload holds (a resumable append): each write checks it and extends it by `ms`. */
   readonly #lock: AppendLock | undefined;
-  /** The write started by {@link writeBehind} and not yet collected. */
-  #inFlight: Promise<void> | undefined;
 
   constructor(redis: Redis, id: string, expiresAt: Date, quota?: StagingQuota, resumed?: { written: number; counted: number; lock: AppendLock }) {
     this.#redis = redis;
@@ -175,43 +168,17 @@ export class StagedWriter {
     return chunks.reduce((sum, chunk) => sum + JSON.stringify(chunk).length, this.#counted);
   }
 
-  /** Chunks written so far (once {@link flush}ed: a write in flight is not counted yet). */
+  /** Chunks written so far. */
   get written(): number {
     return this.#written;
   }
 
   /**
-   * Starts appending `chunks` and returns once it is under way, after the previous such write
-   * has succeeded (its failure is thrown here): at most one write in flight, so at most one
-   * batch is held by Redis's request while the next one fills.
-   */
-  async writeBehind(chunks: readonly Chunk[]): Promise<void> {
-    await this.flush();
-    const write = this.#write(chunks);
-    // Collected later; until then its failure must not count as unhandled.
-    write.catch(() => {});
-    this.#inFlight = write;
-  }
-
-  /** Waits for the write in flight, if any. @throws what it failed with (see {@link write}). */
-  async flush(): Promise<void> {
-    const write = this.#inFlight;
-    this.#inFlight = undefined;
-    await write;
-  }
-
-  /**
-   * Appends chunks (and, last, the status, then `also`) in one round trip, after the write in
-   * flight, if any.
+   * Appends chunks (and, last, the status, then `also`) in one round trip.
    * @throws DomainError `quota-exceeded` when the chunks would take the client over its quota (nothing written).
    * @throws AppendLockLost when this writer's lock is another append's now (nothing written).
    */
   async write(chunks: readonly Chunk[], meta?: UploadMeta, also: RedisCommand[] = []): Promise<void> {
-    await this.flush();
-    await this.#write(chunks, meta, also);
-  }
-
-  async #write(chunks: readonly Chunk[], meta?: UploadMeta, also: RedisCommand[] = []): Promise<void> {
     const commands: RedisCommand[] = [];
     if (this.#trim) commands.push(this.#written === 0 ? ['DEL', chunksKey(this.#id)] : ['LTRIM', chunksKey(this.#id), 0, this.#written - 1]);
     const texts = chunks.map((chunk) => JSON.stringify(chunk));
@@ -241,8 +208,6 @@ export class StagedWriter {
    * @throws AppendLockLost when this writer's lock is another append's now (nothing taken back).
    */
   async discard(also: RedisCommand[] = []): Promise<void> {
-    // A write still in flight must land (or fail) first, or its chunks and bytes would outlive the discard.
-    await this.flush().catch(() => {});
     if (this.#written === 0 && this.#counted === 0 && also.length === 0) return;
     const commands: RedisCommand[] = [['DEL', chunksKey(this.#id), metaKey(this.#id)]];
     if (this.#quota && this.#counted > 0) commands.push(['DECRBY', quotaKey(this.#quota.subject), this.#counted]);
