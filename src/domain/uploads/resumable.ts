@@ -23,7 +23,7 @@ import { DomainError } from '../errors.ts';
 import { CsvReader, Utf8Decoder, utf8Text, type CsvReaderState, type Utf8DecoderState } from './csv.ts';
 import type { UploadKind } from './kinds.ts';
 import { Stager, type EarlierIds, type StagedUpload, type StagerState } from './stage.ts';
-import { AppendLockLost, StagedWriter, readMeta, runWrite, uploadKeys, type AppendLock, type OnConflict, type RedisCommand, type StagingQuota, type UploadMeta } from './staging.ts';
+import { AppendLockLost, StagedWriter, readMeta, runWrite, uploadKeys, type AppendLock, type OnConflict, type StagingQuota, type UploadMeta } from './staging.ts';
 
 /** What an upload carries between pieces. */
 interface ResumeState {
@@ -52,8 +52,6 @@ const APPEND_LOCK_MS = 60_000;
 const ID_BATCH_CHARS = 4 * 1024 * 1024;
 /** Ids per HMGET: its arguments are spread onto the stack, which holds ~100k. */
 const IDS_PER_COMMAND = 20_000;
-/** Ids per HSET in a script: Redis's Lua `unpack` gives at most ~8,000 values (two per id). */
-const IDS_PER_SCRIPT_COMMAND = 2_000;
 
 /** The 409 of a refused append, with the offset the client should resume from (the draft's `expected-offset` / `provided-offset`). */
 function offsetConflict(detail: string, offset: number, provided: number, complete = false): DomainError {
@@ -88,11 +86,9 @@ function earlierIds(redis: Redis, id: string, expiresAt: number, remembered: num
     },
     async remember(lines: Map<string, number>): Promise<void> {
       for (const batch of batches([...lines], ([item]) => item.length + 8)) {
-        const commands: RedisCommand[] = [];
-        for (let at = 0; at < batch.length; at += IDS_PER_SCRIPT_COMMAND) {
-          commands.push(['HSET', key, ...batch.slice(at, at + IDS_PER_SCRIPT_COMMAND).flat()]);
-        }
-        if (!(await runWrite(redis, [...commands, ['PEXPIREAT', key, expiresAt]], { lock })).written) throw new AppendLockLost();
+        // Ids have no commas (see idSchema): the batch travels as one packed argument.
+        const packed = batch.map(([item, line]) => `${item},${line},`).join('');
+        if (!(await runWrite(redis, [['HSETPACKED', key, packed], ['PEXPIREAT', key, expiresAt]], { lock })).written) throw new AppendLockLost();
       }
       ids.count += lines.size;
     },
