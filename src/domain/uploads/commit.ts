@@ -191,26 +191,15 @@ function commitOnce(db: Database, meta: UploadMeta, source: RowSource): Promise<
 }
 
 /**
- * The column literals of `chunks` (the part from chunk `from` on), which it empties: from here on
- * the part is held once, as its literals, not also as its chunks.
- * @throws DomainError `not-found` when Redis no longer has every chunk of the part.
- */
-function partColumns(meta: UploadMeta, from: number, chunks: Chunk[]): string[] {
-  if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks - from)) throw expired(meta.id);
-  const columns = joinChunks(chunks, INPUT_COLUMNS[meta.type].length);
-  chunks.length = 0;
-  return columns;
-}
-
-/**
  * Sends an upload too large for one request to `upload_parts`, a part (one round trip to each
- * service) at a time, the first from `first` (its literals, emptied once sent): one part in memory
- * at once (reading the next one ahead would hold two).
+ * service) at a time: one part in memory at once (reading the next one ahead would hold two).
  */
-async function sendParts(db: Database, redis: Redis, meta: UploadMeta, first: string[]): Promise<RowSource> {
+async function sendParts(db: Database, redis: Redis, meta: UploadMeta, first: Chunk[]): Promise<RowSource> {
+  const width = INPUT_COLUMNS[meta.type].length;
   for (let part = 0, from = 0; from < meta.chunks; part += 1, from += CHUNKS_PER_PART) {
-    const literals = part === 0 ? first.splice(0) : partColumns(meta, from, await readChunks(redis, meta.id, from, CHUNKS_PER_PART));
-    const columns = literals.map((literal) => sql`${literal}`);
+    const chunks = part === 0 ? first : await readChunks(redis, meta.id, from, CHUNKS_PER_PART);
+    if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks - from)) throw expired(meta.id);
+    const columns = joinChunks(chunks, width).map((literal) => sql`${literal}`);
     await db.execute(sql`
       INSERT INTO ${uploadParts} (upload_id, part, columns) VALUES (${meta.id}, ${part}, ARRAY[${sql.join(columns, sql`, `)}]::text[])
       ON CONFLICT (upload_id, part) DO UPDATE SET columns = excluded.columns, created_at = now()`);
@@ -265,8 +254,9 @@ export async function commitUpload(bulk: BulkDatabase, redis: Redis, id: string)
     });
   }
   const db = bulk.forBytes(meta.chunks * CHUNK_BYTES);
-  const first = partColumns(meta, 0, chunks);
-  const source = meta.chunks <= CHUNKS_PER_PART ? { params: first } : await sendParts(db, redis, meta, first);
+  if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks)) throw expired(id);
+  const source =
+    meta.chunks <= CHUNKS_PER_PART ? { params: joinChunks(chunks, INPUT_COLUMNS[meta.type].length) } : await sendParts(db, redis, meta, chunks);
   const row = await commitOnce(db, meta, source);
   if (!row.done && !row.claimed && row.conflict_count > 0) {
     throw new DomainError(
