@@ -69,8 +69,8 @@ interface QuotaCharge {
  * lock). ARGV[2]: a quota counter to add ARGV[3] to, up to ARGV[4], living ARGV[5] seconds (''
  * for none). Then each command as its argument count and its arguments; `HSETPACKED key packed`
  * is the script's own: `HSET` of the fields and values listed in `packed` (`field,value,` over
- * and over; neither has a comma), one argument where `HSET` takes two per field, so hundreds of
- * thousands of fields cost Redis one argument to parse, not a million. Returns {'written',
+ * and over; neither has a comma), one argument where `HSET` takes two per field: a batch of
+ * 250,000 fields is one argument for Redis to parse, not 500,000. Returns {'written',
  * replies…}, {'lock'} or {'quota', its PTTL}; a refused write has written and counted nothing.
  */
 const WRITE_SCRIPT = `
