@@ -306,6 +306,48 @@ describe('Resumable uploads: dropped and concurrent appends', () => {
   });
 });
 
+describe('Resumable uploads: pieces larger than one Redis write', () => {
+  /** Trainers with 100-character names and 40-character ids: 45,000 rows are ~11 MB, more than one 8 MiB Redis write. */
+  const bigRows = (prefix: string, from: number, count: number) =>
+    Array.from({ length: count }, (_, i) => `${prefix}-${String(from + i).padStart(40 - prefix.length - 1, '0')},${'N'.repeat(100)},${'M'.repeat(100)},2000-01-01\n`).join('');
+
+  it('a dropped piece cut mid-row after a write of its own: every whole row staged and every id recorded once, repeats of both pieces found', { timeout: 120_000 }, async () => {
+    const prefix = uniqueId('wide');
+    const header = 'id,firstName,lastName,dateOfBirth\n';
+    const first = utf8.encode(header + bigRows(prefix, 0, 45_000));
+    const { response, id } = await create('trainer', first);
+    expect(response.status, await response.clone().text()).toBe(201);
+    const keys = uploadKeys(id);
+    // Announced as the last piece, and cut mid-row after more than one write's worth of rows.
+    const second = utf8.encode(bigRows(prefix, 45_000, 45_000));
+    const cut = 9_500_017;
+    await patch(id, first.length, breakingBody(second.slice(0, cut)), true, { 'Content-Length': String(second.length) }).then(
+      (answer) => answer.body?.cancel(),
+      () => undefined,
+    );
+    const offset = await offsetOnceSettled(id);
+    expect(offset).toBe(first.length + cut);
+    const staged = Math.floor(cut / (second.length / 45_000));
+    const status = (await (await call(`/uploads/${id}`)).json()) as Record<string, any>;
+    expect(status).toMatchObject({ status: 'receiving', rows: 45_000 + staged, errorCount: 0 });
+    // Every whole row once: as many chunks as the saved status counts, every id recorded once for the pieces to come.
+    const saved = (await redis.get<{ chunks: number }>(keys.meta))!;
+    expect(saved.chunks).toBeGreaterThan(16);
+    expect(await redis.llen(keys.chunks)).toBe(saved.chunks);
+    expect(await redis.hlen(keys.ids)).toBe(45_000 + staged);
+    // The rest, then two rows repeating ids: one of the first piece, the last whole row of the dropped one.
+    const rest = second.slice(cut);
+    const repeats = utf8.encode(`${bigRows(prefix, 10, 1)}${bigRows(prefix, 45_000 + staged - 1, 1)}`);
+    const problem = await expectProblem(await patch(id, offset, new Uint8Array([...rest, ...repeats]), true), 422);
+    const lastLine = 1 + 90_000;
+    expect(problem.errorCount).toBe(2);
+    expect(problem.errors).toEqual([
+      expect.objectContaining({ line: lastLine + 1, column: 'id', detail: 'repeats the id on line 12' }),
+      expect.objectContaining({ line: lastLine + 2, column: 'id', detail: `repeats the id on line ${45_000 + staged + 1}` }),
+    ]);
+  });
+});
+
 /** A piece whose bytes the test sends when it chooses, as a slow client does. */
 function heldBody(): { body: ReadableStream<Uint8Array>; send: (text: string) => void; end: () => void } {
   let controller!: ReadableStreamDefaultController<Uint8Array>;

@@ -23,7 +23,7 @@ import { DomainError } from '../errors.ts';
 import { CsvReader, Utf8Decoder, utf8Text, type CsvReaderState, type Utf8DecoderState } from './csv.ts';
 import type { UploadKind } from './kinds.ts';
 import { Stager, type EarlierIds, type StagedUpload, type StagerState } from './stage.ts';
-import { AppendLockLost, StagedWriter, readMeta, runWrite, uploadKeys, type AppendLock, type OnConflict, type RedisCommand, type StagingQuota, type UploadMeta } from './staging.ts';
+import { AppendLockLost, StagedWriter, readMeta, runWrite, uploadKeys, type AppendLock, type OnConflict, type StagingQuota, type UploadMeta } from './staging.ts';
 
 /** What an upload carries between pieces. */
 interface ResumeState {
@@ -50,10 +50,31 @@ export interface ResumableSettings {
 const APPEND_LOCK_MS = 60_000;
 /** Characters of ids per Redis round trip when checking or recording them (under the 10 MB request limit). */
 const ID_BATCH_CHARS = 4 * 1024 * 1024;
-/** Ids per HMGET: its arguments are spread onto the stack, which holds ~100k. */
-const IDS_PER_COMMAND = 20_000;
-/** Ids per HSET in a script: Redis's Lua `unpack` gives at most ~8,000 values (two per id). */
-const IDS_PER_SCRIPT_COMMAND = 2_000;
+/**
+ * The lines the hash KEYS[1] holds for the ids packed in ARGV[1] (`id,` over and over; ids have no
+ * commas), as {position, line, …}: one argument to parse instead of one per id, and only the ids
+ * found travel back. `HMGET` takes ≤ 4,000 at a time: Redis's Lua `unpack` gives at most ~8,000 values.
+ */
+const FIRST_LINES_SCRIPT = `
+local found, ids, n, at = {}, {}, 0, 0
+local function look()
+  local lines = redis.call('HMGET', KEYS[1], unpack(ids, 1, n))
+  for i = 1, n do
+    if lines[i] then
+      found[#found + 1] = at + i
+      found[#found + 1] = lines[i]
+    end
+  end
+  at, n = at + n, 0
+end
+for id in string.gmatch(ARGV[1], '([^,]+),') do
+  n = n + 1
+  ids[n] = id
+  if n == 4000 then look() end
+end
+if n > 0 then look() end
+return found
+`;
 
 /** The 409 of a refused append, with the offset the client should resume from (the draft's `expected-offset` / `provided-offset`). */
 function offsetConflict(detail: string, offset: number, provided: number, complete = false): DomainError {
@@ -79,20 +100,18 @@ function earlierIds(redis: Redis, id: string, expiresAt: number, remembered: num
       if (ids.count === 0) return list.map(() => null);
       const lines: (number | null)[] = [];
       for (const batch of batches(list, (item) => item.length)) {
-        const pipeline = redis.pipeline();
-        for (let at = 0; at < batch.length; at += IDS_PER_COMMAND) pipeline.hmget(key, ...batch.slice(at, at + IDS_PER_COMMAND));
-        const found = await pipeline.exec<(Record<string, number> | null)[]>();
-        batch.forEach((item, index) => lines.push(found[Math.floor(index / IDS_PER_COMMAND)]?.[item] ?? null));
+        const found = await redis.eval<[string], (number | string)[]>(FIRST_LINES_SCRIPT, [key], [batch.map((item) => `${item},`).join('')]);
+        const from = lines.length;
+        for (let i = 0; i < batch.length; i++) lines.push(null);
+        for (let i = 0; i < found.length; i += 2) lines[from + Number(found[i]) - 1] = Number(found[i + 1]);
       }
       return lines;
     },
     async remember(lines: Map<string, number>): Promise<void> {
       for (const batch of batches([...lines], ([item]) => item.length + 8)) {
-        const commands: RedisCommand[] = [];
-        for (let at = 0; at < batch.length; at += IDS_PER_SCRIPT_COMMAND) {
-          commands.push(['HSET', key, ...batch.slice(at, at + IDS_PER_SCRIPT_COMMAND).flat()]);
-        }
-        if (!(await runWrite(redis, [...commands, ['PEXPIREAT', key, expiresAt]], { lock })).written) throw new AppendLockLost();
+        // Ids have no commas (see idSchema): the batch travels as one packed argument.
+        const packed = batch.map(([item, line]) => `${item},${line},`).join('');
+        if (!(await runWrite(redis, [['HSETPACKED', key, packed], ['PEXPIREAT', key, expiresAt]], { lock })).written) throw new AppendLockLost();
       }
       ids.count += lines.size;
     },

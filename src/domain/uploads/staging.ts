@@ -67,7 +67,10 @@ interface QuotaCharge {
  * KEYS: every key the script touches (Redis and Upstash route and check access by them), the
  * lock first when there is one. ARGV[1]: the token the lock (KEYS[1]) must hold ('' for no
  * lock). ARGV[2]: a quota counter to add ARGV[3] to, up to ARGV[4], living ARGV[5] seconds (''
- * for none). Then each command as its argument count and its arguments. Returns {'written',
+ * for none). Then each command as its argument count and its arguments; `HSETPACKED key packed`
+ * is the script's own: `HSET` of the fields and values listed in `packed` (`field,value,` over
+ * and over; neither has a comma), one argument where `HSET` takes two per field: a batch of
+ * 250,000 fields is one argument for Redis to parse, not 500,000. Returns {'written',
  * replies…}, {'lock'} or {'quota', its PTTL}; a refused write has written and counted nothing.
  */
 const WRITE_SCRIPT = `
@@ -79,10 +82,26 @@ if ARGV[2] ~= '' then
     return {'quota', redis.call('PTTL', ARGV[2])}
   end
 end
+local function hsetPacked(key, packed)
+  local fields, n, added = {}, 0, 0
+  for field, value in string.gmatch(packed, '([^,]*),([^,]*),') do
+    fields[n + 1], fields[n + 2], n = field, value, n + 2
+    if n == 4000 then
+      added = added + redis.call('HSET', key, unpack(fields, 1, n))
+      n = 0
+    end
+  end
+  if n > 0 then added = added + redis.call('HSET', key, unpack(fields, 1, n)) end
+  return added
+end
 local replies, at = {'written'}, 6
 while at <= #ARGV do
   local count = tonumber(ARGV[at])
-  replies[#replies + 1] = redis.call(unpack(ARGV, at + 1, at + count))
+  if ARGV[at + 1] == 'HSETPACKED' then
+    replies[#replies + 1] = hsetPacked(ARGV[at + 2], ARGV[at + 3])
+  else
+    replies[#replies + 1] = redis.call(unpack(ARGV, at + 1, at + count))
+  end
   at = at + count + 1
 end
 return replies
