@@ -10,7 +10,8 @@
  * BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres) names the server (a
  * scratch database is created and dropped); BENCH_REDIS_URL (default redis://127.0.0.1:6379/0);
  * BENCH_PORT and BENCH_INSPECTOR_PORT (default free ones); BENCH_VERBOSE=1 shows wrangler's output;
- * BENCH_LIVE_HEAP_SECONDS=N also takes a heap snapshot every N s for the live heap (times then not comparable).
+ * BENCH_LIVE_HEAP_SECONDS=N also takes a heap snapshot every N s for the live heap (times then not comparable);
+ * BENCH_HEAP_SNAPSHOT_DIR=dir also writes each of them there (`<ms>-<used MiB>.heapsnapshot`, for DevTools).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -24,6 +25,7 @@ const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const rowCount = Number(process.env.BENCH_ROWS ?? 100_000);
 const pieceBytes = Number(process.env.BENCH_PIECE_MIB ?? 16) * 1024 * 1024;
 const liveEverySeconds = process.env.BENCH_LIVE_HEAP_SECONDS ? Number(process.env.BENCH_LIVE_HEAP_SECONDS) : undefined;
+const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
 const TRAINERS = 1_000;
 const SPECIES = ['Pikachu', 'Bulbasaur', 'Charmander', 'Squirtle', 'Mr. Mime', 'Eevee', 'Snorlax', 'Gengar', 'Jigglypuff', 'Meowth'];
 const SPECIES_NUMBERS = [25, 1, 4, 7, 122, 133, 143, 94, 39, 52];
@@ -141,6 +143,10 @@ async function heapSampler(inspectorPort: number, liveEverySeconds?: number) {
     snapshotChunks = [];
     await send('HeapProfiler.takeHeapSnapshot', { reportProgress: false });
     const afterGc = await usedMiB();
+    if (snapshotDir) {
+      mkdirSync(snapshotDir, { recursive: true });
+      writeFileSync(`${snapshotDir}/${Date.now()}-${Math.round(afterGc)}.heapsnapshot`, snapshotChunks.join(''));
+    }
     return { afterGc, snapshotNodes: snapshotSelfSizes(snapshotChunks.join('')) };
   };
   const baseline = await usedMiB();
