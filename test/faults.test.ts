@@ -44,7 +44,7 @@ async function expectUnavailableWithin({ response, elapsedMs }: { response: Resp
 const IN_FLIGHT_MS = 12 * DEPENDENCY_TIMEOUT_MS;
 
 /**
- * After recovery: sends the request again, as a client honouring Retry-After would, while it is
+ * After recovery: sends the request again, as a client honouring Retry-After does, while it is
  * refused with 409 (the first attempt's claim on the key, which the frozen Redis stored late)
  * or 503, until that claim must have expired.
  */
@@ -53,7 +53,9 @@ async function retry(bindings: FaultBindings, path: string, init: CallInit): Pro
   for (;;) {
     const response = await callWithBindings(bindings, path, init);
     if (![409, 503].includes(response.status) || Date.now() > deadline) return response;
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const retryAfterSeconds = Number(response.headers.get('Retry-After'));
+    expect(retryAfterSeconds, `a refused retry (${response.status}) says when to come back`).toBeGreaterThan(0);
+    await new Promise((resolve) => setTimeout(resolve, retryAfterSeconds * 1000));
   }
 }
 
