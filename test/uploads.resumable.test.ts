@@ -281,6 +281,26 @@ describe('Resumable uploads: dropped and concurrent appends', () => {
     expect(await committed.json()).toMatchObject({ inserted: 60 });
   });
 
+  it('ids an append recorded before it failed are not repeats for the append that resends those rows; ids of saved pieces are', async () => {
+    const owner = await createTrainer({ dateOfBirth: '2000-01-01' });
+    const prefix = uniqueId('leftover');
+    const row = (i: number) => `${prefix}-${i},Nick,Pikachu,5,${owner.id},2021-01-01\n`;
+    const first = utf8.encode(`${POKEMON_HEADER}\n${row(0)}${row(1)}`);
+    const { id } = await create('pokemon', first);
+    const keys = uploadKeys(id);
+    // What a failed append of lines 4–5 (never saved) left in the hash, as another append's records.
+    await redis.hset(keys.ids, { [`${prefix}-2`]: '4/deadbeef', [`${prefix}-3`]: '5/deadbeef' });
+    const done = await patch(id, first.length, utf8.encode(`${row(2)}${row(3)}`), true);
+    expect(done.status, await done.clone().text()).toBe(201);
+    expect(await done.json()).toMatchObject({ status: 'staged', rows: 4 });
+
+    // The same records in front of an append whose rows start after them: they are earlier rows.
+    const again = await create('pokemon', first);
+    await redis.hset(uploadKeys(again.id).ids, { [`${prefix}-2`]: '3/deadbeef' });
+    const problem = await expectProblem(await patch(again.id, first.length, utf8.encode(row(2)), true), 422);
+    expect(problem.errors).toEqual([expect.objectContaining({ line: 4, column: 'id', detail: 'repeats the id on line 3' })]);
+  });
+
   it('two appends at once: one wins, the other is refused with 409 and the offset', async () => {
     const { id } = await create('trainer', utf8.encode('id,firstName,lastName,dateOfBirth\n'));
     const start = 'id,firstName,lastName,dateOfBirth\n'.length;

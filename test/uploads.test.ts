@@ -398,6 +398,47 @@ describe('CSV uploads: commit semantics', () => {
   });
 });
 
+describe('CSV uploads: files of more than one window of ids', () => {
+  /** A 64-character id: a Pokémon row then queues ~210 characters of ids and references, so 45,000 rows make two 8 MiB windows. */
+  const longId = (prefix: string, i: number) => `${prefix}-${i}-`.padEnd(64, 'x');
+  const rows = (prefix: string, owners: string[], count: number) =>
+    Array.from({ length: count }, (_, i) => `${longId(prefix, i)},Nick,Pikachu,5,${owners[i % owners.length]},2021-01-01`);
+
+  async function longTrainers(prefix: string): Promise<string[]> {
+    const owners = Array.from({ length: 10 }, (_, i) => longId(`${prefix}-t`, i));
+    const committed = await upload('type=trainer&commit=true', [TRAINER_HEADER, ...owners.map((owner) => `${owner},A,B,1990-01-01`)].join('\n'));
+    expect(committed.status, await committed.clone().text()).toBe(201);
+    return owners;
+  }
+
+  it('finds repeats and existing ids of a later window, on their lines', { timeout: 120_000 }, async () => {
+    const prefix = uniqueId('window');
+    const owners = await longTrainers(prefix);
+    const existing = (await createPokemon(owners[0]!, { id: longId(`${prefix}-old`, 0) })).id;
+    const body = rows(prefix, owners, 45_000);
+    body[44_000] = body[44_000]!.replace(longId(prefix, 44_000), longId(prefix, 3));
+    body[44_500] = body[44_500]!.replace(longId(prefix, 44_500), existing);
+    const problem = await expectProblem(await upload('type=pokemon', [POKEMON_HEADER, ...body].join('\n')), 422);
+    expect(problem.errorCount).toBe(2);
+    expect(problem.errors).toEqual([
+      expect.objectContaining({ line: 44_002, column: 'id', detail: 'repeats the id on line 5' }),
+      expect.objectContaining({ line: 44_502, column: 'id', value: existing, detail: expect.stringContaining('already exists') }),
+    ]);
+  });
+
+  it('stages them with a lookup per window, and keeps none of their ids once staged', { timeout: 120_000 }, async () => {
+    const prefix = uniqueId('windows');
+    const owners = await longTrainers(prefix);
+    const response = await upload('type=pokemon', [POKEMON_HEADER, ...rows(prefix, owners, 45_000)].join('\n'));
+    expect(response.status, await response.clone().text()).toBe(201);
+    const { id, rows: staged } = (await response.json()) as { id: string; rows: number };
+    expect(staged).toBe(45_000);
+    // Two lookups; the first window's ids recorded, the second's looked up among them; one write of the rows.
+    expect(roundTrips(response)).toEqual(expectedTrips({ writes: 2, redis: 3 }));
+    expect(await redis.exists(uploadKeys(id).ids)).toBe(0);
+  });
+});
+
 describe('non-UTF-8 files', () => {
   it('answers 422 with the line where the bad bytes start, and stages nothing', async () => {
     const prefix = uniqueId('latin1');

@@ -41,14 +41,16 @@ export const CHUNKS_PER_PART = 16;
 
 /** One staged chunk: per column, the comma-separated array-literal elements of its rows. */
 export type Chunk = string[];
+/** A chunk as Redis stores it, the JSON of its {@link Chunk}: made once, when the chunk is full, so its column strings are dropped at once. */
+export type ChunkText = string;
 
-/** Cuts rows into chunks of at most {@link CHUNK_BYTES}. */
+/** Cuts rows into chunks of at most {@link CHUNK_BYTES}, handed over as {@link ChunkText}s. */
 export class ChunkBuilder {
   readonly #width: number;
   #columns: string[][];
   #bytes = 0;
   #rows = 0;
-  readonly #done: Chunk[] = [];
+  readonly #done: ChunkText[] = [];
 
   constructor(width: number) {
     this.#width = width;
@@ -74,18 +76,18 @@ export class ChunkBuilder {
   }
 
   /** Chunks completed so far, handed over (the builder forgets them). */
-  take(): Chunk[] {
+  take(): ChunkText[] {
     return this.#done.splice(0);
   }
 
   /** Every remaining chunk, including the partly filled one. */
-  finish(): Chunk[] {
+  finish(): ChunkText[] {
     if (this.#rows > 0) this.#close();
     return this.take();
   }
 
   #close(): void {
-    this.#done.push(this.#columns.map((column) => column.join(',')));
+    this.#done.push(JSON.stringify(this.#columns.map((column) => column.join(','))));
     this.#columns = Array.from({ length: this.#width }, () => []);
     this.#bytes = 0;
     this.#rows = 0;

@@ -22,8 +22,8 @@ import type { Database } from '../../platform/database.ts';
 import { DomainError } from '../errors.ts';
 import { CsvReader, Utf8Decoder, utf8Text, type CsvReaderState, type Utf8DecoderState } from './csv.ts';
 import type { UploadKind } from './kinds.ts';
-import { Stager, type EarlierIds, type StagedUpload, type StagerState } from './stage.ts';
-import { AppendLockLost, StagedWriter, readMeta, runWrite, uploadKeys, type AppendLock, type OnConflict, type StagingQuota, type UploadMeta } from './staging.ts';
+import { Stager, type StagedUpload, type StagerState } from './stage.ts';
+import { AppendLockLost, earlierIds, StagedWriter, readMeta, runWrite, uploadKeys, type AppendLock, type OnConflict, type StagingQuota, type UploadMeta } from './staging.ts';
 
 /** What an upload carries between pieces. */
 interface ResumeState {
@@ -48,75 +48,9 @@ export interface ResumableSettings {
  * (a Worker that died mid-append must not block the upload for long; each staged part extends it).
  */
 const APPEND_LOCK_MS = 60_000;
-/** Characters of ids per Redis round trip when checking or recording them (under the 10 MB request limit). */
-const ID_BATCH_CHARS = 4 * 1024 * 1024;
-/**
- * The lines the hash KEYS[1] holds for the ids packed in ARGV[1] (`id,` over and over; ids have no
- * commas), as {position, line, …}: one argument to parse instead of one per id, and only the ids
- * found travel back. `HMGET` takes ≤ 4,000 at a time: Redis's Lua `unpack` gives at most ~8,000 values.
- */
-const FIRST_LINES_SCRIPT = `
-local found, ids, n, at = {}, {}, 0, 0
-local function look()
-  local lines = redis.call('HMGET', KEYS[1], unpack(ids, 1, n))
-  for i = 1, n do
-    if lines[i] then
-      found[#found + 1] = at + i
-      found[#found + 1] = lines[i]
-    end
-  end
-  at, n = at + n, 0
-end
-for id in string.gmatch(ARGV[1], '([^,]+),') do
-  n = n + 1
-  ids[n] = id
-  if n == 4000 then look() end
-end
-if n > 0 then look() end
-return found
-`;
-
 /** The 409 of a refused append, with the offset the client should resume from (the draft's `expected-offset` / `provided-offset`). */
 function offsetConflict(detail: string, offset: number, provided: number, complete = false): DomainError {
   return new DomainError('conflict', detail, { uploadOffset: offset, uploadComplete: complete, 'expected-offset': offset, 'provided-offset': provided });
-}
-
-/** Ids of earlier pieces, in the upload's Redis hash: one round trip per ~4 MiB of ids (recorded while `lock` holds). */
-function earlierIds(redis: Redis, id: string, expiresAt: number, remembered: number, lock: AppendLock): EarlierIds & { count: number } {
-  const key = uploadKeys(id).ids;
-  const batches = <T>(items: T[], size: (item: T) => number): T[][] => {
-    const out: T[][] = [[]];
-    let chars = 0;
-    for (const item of items) {
-      if (chars > ID_BATCH_CHARS) out.push([]), (chars = 0);
-      out.at(-1)!.push(item);
-      chars += size(item) + 4;
-    }
-    return out.filter((batch) => batch.length > 0);
-  };
-  const ids = {
-    count: remembered,
-    async firstLines(list: string[]): Promise<(number | null)[]> {
-      if (ids.count === 0) return list.map(() => null);
-      const lines: (number | null)[] = [];
-      for (const batch of batches(list, (item) => item.length)) {
-        const found = await redis.eval<[string], (number | string)[]>(FIRST_LINES_SCRIPT, [key], [batch.map((item) => `${item},`).join('')]);
-        const from = lines.length;
-        for (let i = 0; i < batch.length; i++) lines.push(null);
-        for (let i = 0; i < found.length; i += 2) lines[from + Number(found[i]) - 1] = Number(found[i + 1]);
-      }
-      return lines;
-    },
-    async remember(lines: Map<string, number>): Promise<void> {
-      for (const batch of batches([...lines], ([item]) => item.length + 8)) {
-        // Ids have no commas (see idSchema): the batch travels as one packed argument.
-        const packed = batch.map(([item, line]) => `${item},${line},`).join('');
-        if (!(await runWrite(redis, [['HSETPACKED', key, packed], ['PEXPIREAT', key, expiresAt]], { lock })).written) throw new AppendLockLost();
-      }
-      ids.count += lines.size;
-    },
-  };
-  return ids;
 }
 
 /**
@@ -206,11 +140,10 @@ export async function appendPiece(db: Database, redis: Redis, request: AppendReq
   const kind = request.kinds[meta.type];
   const expiresAt = Date.parse(meta.expiresAt);
   const writer = new StagedWriter(redis, id, new Date(expiresAt), request.quota, { written: state.stager.written, counted: state.stager.counted, lock });
-  const stager = Stager.restore(db, { kind, onConflict: meta.onConflict, settings }, writer, state.stager);
   const decoder = new Utf8Decoder(state.decoder);
   const reader = CsvReader.restore(state.reader);
-  const firstLine = reader.recordLine;
-  const earlier = earlierIds(redis, id, expiresAt, state.idsRemembered, lock);
+  const earlier = earlierIds(redis, id, { expiresAt, remembered: state.idsRemembered, firstLine: reader.recordLine, lock });
+  const stager = Stager.restore(db, { kind, onConflict: meta.onConflict, settings }, { writer, earlier }, state.stager);
   try {
     for await (const text of utf8Text(pieceOf(request.body, settings.maxPieceBytes), settings.maxBytes, decoder)) {
       const records = reader.push(text);
@@ -221,12 +154,12 @@ export async function appendPiece(db: Database, redis: Redis, request: AppendReq
       await stager.add(reader.end());
       const staged = await stager.finish(
         { id, type: meta.type, onConflict: meta.onConflict, status: 'staged', offset: decoder.state.bytes, createdAt: meta.createdAt, expiresAt: meta.expiresAt },
-        { earlier, firstLine, also: [['DEL', keys.resume, keys.ids, keys.append]] },
+        [['DEL', keys.resume, keys.ids, keys.append]],
       );
       return { complete: true, staged };
     }
     const received: UploadMeta = { ...meta, offset: decoder.state.bytes };
-    await stager.pause(earlier, firstLine, async (chunks, stagerState) => {
+    await stager.pause(async (chunks, stagerState) => {
       Object.assign(received, { rows: stagerState.rows, chunks: stagerState.written, errorCount: stagerState.errors.count });
       const next: ResumeState = { decoder: decoder.state, reader: reader.save(), stager: stagerState, idsRemembered: earlier.count };
       await writer.write(chunks, received, [['SET', keys.resume, JSON.stringify(next), 'PXAT', expiresAt], ['DEL', keys.append]]);

@@ -13,19 +13,22 @@ import { missingSpecies, notInPokedex } from '../species.ts';
 import type { Redis } from '../../platform/redis.ts';
 import type { Database } from '../../platform/database.ts';
 import { DomainError } from '../errors.ts';
-import { ChunkBuilder, CHUNKS_PER_PART, type Chunk } from './chunks.ts';
+import { ChunkBuilder, CHUNKS_PER_PART, type ChunkText } from './chunks.ts';
 import { MAX_FIELDS, type CsvRecord } from './csv.ts';
 import type { CellResult, UploadKind } from './kinds.ts';
 import { lookUpReferences, type DatedConflict, type ReferenceBatch } from './references.ts';
 
 const emptyBatch = (): ReferenceBatch => ({ ids: [], owners: [], slugs: [], dated: { ids: [], owners: [], dates: [] } });
-import { StagedWriter, type OnConflict, type RedisCommand, type StagingQuota, type UploadMeta } from './staging.ts';
+import { earlierIds, StagedWriter, uploadKeys, type EarlierIds, type OnConflict, type RedisCommand, type StagingQuota, type UploadMeta } from './staging.ts';
 
 /** Errors listed in a 422 (all are counted in `errorCount`). */
 export const MAX_LISTED_ERRORS = 1000;
 const PREVIEW_ROWS = 10;
-/** Characters of ids, references and dated rows per lookup query: under the 10 MiB request limit (100,000 rows: one lookup). */
-const LOOKUP_CHARS = 8 * 1024 * 1024;
+/**
+ * Characters of ids, references and dated rows per window: what one lookup query sends (under
+ * the 10 MiB request limit; 100,000 rows: one window), and all of the rows' ids memory holds.
+ */
+const WINDOW_CHARS = 8 * 1024 * 1024;
 
 /** Characters of a value a 422 echoes; longer ones are cut and end with "…" (a 5 MB cell is not sent back). */
 export const MAX_ECHOED_CHARS = 100;
@@ -134,14 +137,20 @@ function matchHeader(kind: UploadKind, header: CsvRecord): number[] {
   return positions;
 }
 
-/** Per-upload cell checks; columns whose values repeat remember their results. */
+/** How many distinct cells a repeating column remembers, and the longest: a hostile file's distinct cells cannot fill memory. */
+const REMEMBERED_CELLS = 4096;
+const REMEMBERED_CELL_CHARS = 64;
+
+/** Per-upload cell checks; columns whose values repeat remember the results of their first distinct short cells. */
 function cellChecks(kind: UploadKind): ((cell: string) => CellResult)[] {
   return kind.columns.map(({ check, repeats }) => {
     if (!repeats) return check;
     const seen = new Map<string, CellResult>();
     return (cell) => {
       let result = seen.get(cell);
-      if (!result) seen.set(cell, (result = check(cell)));
+      if (result) return result;
+      result = check(cell);
+      if (seen.size < REMEMBERED_CELLS && cell.length <= REMEMBERED_CELL_CHARS) seen.set(detach(cell), result);
       return result;
     };
   });
@@ -153,7 +162,8 @@ function cellChecks(kind: UploadKind): ((cell: string) => CellResult)[] {
  */
 class References {
   readonly idLines = new Map<string, number>();
-  readonly #ownerLines = new Map<string, number[]>();
+  /** Owner → the owner as kept, and its lines. */
+  readonly #owners = new Map<string, { kept: string; lines: number[] }>();
   /** Species cell (trimmed, as written) → its slug and lines. */
   readonly #speciesCells = new Map<string, { slug: string; lines: number[] }>();
   #pending: ReferenceBatch = emptyBatch();
@@ -172,22 +182,30 @@ class References {
     this.checkIds = checkIds;
   }
 
-  /** Records a valid id; returns the line it first appeared on if it is a duplicate. */
-  addId(id: string, line: number): number | undefined {
+  /**
+   * Records a valid id: the line it first appeared on in this window if it is a duplicate,
+   * otherwise the id as kept (detached from its chunk of text, for the other references to share).
+   */
+  addId(id: string, line: number): { duplicateOf: number } | { kept: string } {
     const first = this.idLines.get(id);
-    if (first !== undefined) return first;
+    if (first !== undefined) return { duplicateOf: first };
     const kept = detach(id);
     this.idLines.set(kept, line);
     if (this.checkIds) this.#queue(this.#pending.ids, kept);
-    return undefined;
+    return { kept };
   }
 
-  addOwner(owner: string, line: number): void {
-    const lines = this.#ownerLines.get(owner);
-    if (lines) return void lines.push(line);
+  /** Records an owner; returns it as kept (one copy per distinct owner). */
+  addOwner(owner: string, line: number): string {
+    const entry = this.#owners.get(owner);
+    if (entry) {
+      entry.lines.push(line);
+      return entry.kept;
+    }
     const kept = detach(owner);
-    this.#ownerLines.set(kept, [line]);
+    this.#owners.set(kept, { kept, lines: [line] });
     this.#queue(this.#pending.owners, kept);
+    return kept;
   }
 
   addSpecies(cell: string, slug: string, line: number): void {
@@ -200,18 +218,21 @@ class References {
     }
   }
 
-  /** Records a valid row's date (see {@link ReferenceBatch.dated}); `owner` for Pokémon rows (empty for trainer rows). */
+  /**
+   * Records a valid row's date (see {@link ReferenceBatch.dated}); `owner` for Pokémon rows
+   * (empty for trainer rows). `id` and `owner` as {@link addId} and {@link addOwner} kept them.
+   */
   addDated(id: string, date: string, owner: string): void {
     const { dated } = this.#pending;
-    dated.ids.push(detach(id));
-    dated.owners.push(detach(owner));
+    dated.ids.push(id);
+    dated.owners.push(owner);
     dated.dates.push(date);
     this.#pendingChars += id.length + owner.length + date.length + 3;
   }
 
   /** True once enough is queued for a lookup of its own. */
   get full(): boolean {
-    return this.#pendingChars >= LOOKUP_CHARS;
+    return this.#pendingChars >= WINDOW_CHARS;
   }
 
   /** Sends what is queued, if anything (one round trip). */
@@ -242,7 +263,7 @@ class References {
     }
     for (const row of this.#dated) if (!repeated.has(row.id)) this.#reportDated(errors, columnOrder, row);
     for (const owner of this.#missingOwners) {
-      for (const line of this.#ownerLines.get(owner)!) {
+      for (const line of this.#owners.get(owner)!.lines) {
         errors.add({ line, column: 'owner', value: owner, detail: 'is not the id of a trainer' }, columnOrder('owner'));
       }
     }
@@ -293,18 +314,20 @@ export interface StagerState {
   counted: number;
 }
 
-/**
- * Ids of earlier pieces, for duplicates across pieces: `firstLines` answers the line each id was
- * first seen on (or nothing), `remember` records this piece's new ids.
- */
-export interface EarlierIds {
-  firstLines(ids: string[]): Promise<(number | null)[]>;
-  remember(ids: Map<string, number>): Promise<void>;
+/** Where a {@link Stager} keeps what it has settled: the staged chunks, and the ids of the rows. */
+export interface StagerStore {
+  writer: StagedWriter;
+  earlier: EarlierIds;
 }
 
 /**
  * Validates rows as they arrive and stages them: the whole of a single-request upload, or one
- * piece of a resumable upload at a time ({@link save} and a later {@link Stager.restore}).
+ * piece of a resumable upload at a time ({@link pause} and a later {@link Stager.restore}).
+ *
+ * Rows are settled a window at a time ({@link WINDOW_CHARS} of ids and references): one lookup
+ * of the window's ids and references in the database, one of its ids among those of earlier
+ * windows and pieces, then the window's ids are recorded and it is forgotten. Memory holds one
+ * window's ids whatever the size of the file or piece.
  */
 export class Stager {
   readonly #db: Database;
@@ -312,6 +335,7 @@ export class Stager {
   readonly #onConflict: OnConflict;
   readonly #maxRows: number;
   readonly #writer: StagedWriter;
+  readonly #earlier: EarlierIds;
   readonly #checks: ((cell: string) => CellResult)[];
   readonly #names: string[];
   readonly #ownerColumn: number | undefined;
@@ -321,18 +345,19 @@ export class Stager {
   #previewValues: string[][] = [];
   #preview: Record<string, string | number>[] = [];
   #builder: ChunkBuilder | undefined;
-  #pending: Chunk[] = [];
+  #pending: ChunkText[] = [];
   #positions: number[] | undefined;
   #headerWidth = 0;
   #rows = 0;
 
-  constructor(db: Database, request: Pick<StageRequest, 'kind' | 'onConflict' | 'settings'>, writer: StagedWriter) {
+  constructor(db: Database, request: Pick<StageRequest, 'kind' | 'onConflict' | 'settings'>, store: StagerStore) {
     const { kind, onConflict } = request;
     this.#db = db;
     this.#kind = kind;
     this.#onConflict = onConflict;
     this.#maxRows = request.settings.maxRows;
-    this.#writer = writer;
+    this.#writer = store.writer;
+    this.#earlier = store.earlier;
     this.#checks = cellChecks(kind);
     this.#names = kind.columns.map((column) => column.name);
     const indexOf = (name: string) => (this.#names.includes(name) ? this.#names.indexOf(name) : undefined);
@@ -343,8 +368,8 @@ export class Stager {
   }
 
   /** A stager that carries on from `saved`. */
-  static restore(db: Database, request: Pick<StageRequest, 'kind' | 'onConflict' | 'settings'>, writer: StagedWriter, saved: StagerState): Stager {
-    const stager = new Stager(db, request, writer);
+  static restore(db: Database, request: Pick<StageRequest, 'kind' | 'onConflict' | 'settings'>, store: StagerStore, saved: StagerState): Stager {
+    const stager = new Stager(db, request, store);
     stager.#positions = saved.positions;
     stager.#headerWidth = saved.headerWidth;
     stager.#rows = saved.rows;
@@ -391,19 +416,19 @@ export class Stager {
     const { line } = record;
     const references = this.#references;
     const [rowId] = values;
-    const duplicateOf = rowId === undefined ? undefined : references.addId(rowId, line);
-    if (duplicateOf !== undefined) this.#errors.add({ line, column: 'id', value: rowId!, detail: `repeats the id on line ${duplicateOf}` }, 0);
+    const id = rowId === undefined ? undefined : references.addId(rowId, line);
+    if (id && 'duplicateOf' in id) this.#errors.add({ line, column: 'id', value: rowId!, detail: `repeats the id on line ${id.duplicateOf}` }, 0);
+    let owner = this.#ownerColumn === undefined ? '' : undefined;
     this.#kind.columns.forEach((column, index) => {
       const value = values[index];
       if (value === undefined) return;
-      if (column.references === 'trainer') references.addOwner(value, line);
+      if (column.references === 'trainer') owner = references.addOwner(value, line);
       if (column.references === 'species') references.addSpecies(record.fields[this.#positions![index]!]!.trim(), value, line);
     });
-    if (duplicateOf === undefined && rowId !== undefined) {
+    if (id && 'kept' in id) {
       const date = this.#dateColumn === undefined ? undefined : values[this.#dateColumn];
-      const owner = this.#ownerColumn === undefined ? '' : values[this.#ownerColumn];
       // Pokémon rows always (owned before birth?); trainer rows only when they may update a trainer who owns Pokémon.
-      if (date !== undefined && owner !== undefined && (this.#ownerColumn !== undefined || this.#onConflict === 'update')) references.addDated(rowId, date, owner);
+      if (date !== undefined && owner !== undefined && (this.#ownerColumn !== undefined || this.#onConflict === 'update')) references.addDated(id.kept, date, owner);
     }
     if (this.#errors.count > 0) return;
     const row = values as string[];
@@ -429,6 +454,7 @@ export class Stager {
       const values = this.#checkRow(record);
       if (values) this.#track(record, values);
     }
+    if (this.#references.full) await this.#settleWindow(true);
     if (this.#errors.count > 0) {
       // Nothing will be staged: stop building chunks, keep checking.
       this.#builder = undefined;
@@ -437,36 +463,39 @@ export class Stager {
       this.#pending.push(...this.#builder.take());
       if (this.#pending.length >= CHUNKS_PER_PART) await this.#writer.write(this.#pending.splice(0));
     }
-    if (this.#references.full) await this.#references.lookUp(this.#db, this.#kind);
   }
 
   /**
-   * Settles the rows read so far: the last lookups, duplicates of `earlier` pieces' ids (rows
-   * from `firstLine` on are this piece's), their errors, the preview; returns the chunks still
-   * to write. References start afresh for the next piece. This piece's ids are added to
-   * `earlier` only when `more` pieces follow (the last piece's would never be looked up).
+   * Settles the window's rows: the last lookup, duplicates of ids settled earlier, their errors,
+   * the preview; the window's ids are recorded when `more` rows follow (the last window's would
+   * never be looked up). The next rows start a new window.
    */
-  async #settle(earlier?: EarlierIds, firstLine = 0, more = false): Promise<Chunk[]> {
+  async #settleWindow(more: boolean): Promise<void> {
     const references = this.#references;
     await references.lookUp(this.#db, this.#kind);
     await references.suggestSpecies(this.#db);
     const repeated = new Set<string>();
-    if (earlier && references.idLines.size > 0) {
+    if (references.idLines.size > 0) {
       const ids = [...references.idLines.keys()];
-      const lines = await earlier.firstLines(ids);
+      const lines = await this.#earlier.firstLines(ids);
       ids.forEach((id, index) => {
         const first = lines[index];
-        // A line from this piece on was left by an append that never saved its state: not an earlier piece's.
-        if (first == null || first >= firstLine) return;
+        if (first == null) return;
         repeated.add(id);
         this.#errors.add({ line: references.idLines.get(id)!, column: 'id', value: id, detail: `repeats the id on line ${first}` }, 0);
       });
       for (const id of repeated) references.idLines.delete(id);
     }
-    if (earlier && more && references.idLines.size > 0) await earlier.remember(references.idLines);
+    if (more && references.idLines.size > 0) await this.#earlier.remember(references.idLines);
     references.report(this.#errors, this.#columnOrder, repeated);
     this.#preview.push(...this.#previewValues.map((values) => this.#kind.preview(values, references.speciesNames)));
     this.#previewValues = [];
+    this.#references = new References(this.#onConflict === 'error');
+  }
+
+  /** Settles the last window and returns the chunks still to write (none once there is an error). */
+  async #settle(more: boolean): Promise<ChunkText[]> {
+    await this.#settleWindow(more);
     if (this.#errors.count > 0) this.#builder = undefined;
     const chunks = this.#builder ? [...this.#pending.splice(0), ...this.#builder.finish()] : [];
     this.#pending = [];
@@ -474,9 +503,8 @@ export class Stager {
   }
 
   /** The upload's rows so far are settled; returns the state to carry to its next piece (after writing what it staged). */
-  async pause(earlier: EarlierIds, firstLine: number, write: (chunks: Chunk[], state: StagerState) => Promise<void>): Promise<StagerState> {
-    const chunks = await this.#settle(earlier, firstLine, true);
-    this.#references = new References(this.#onConflict === 'error');
+  async pause(write: (chunks: ChunkText[], state: StagerState) => Promise<void>): Promise<StagerState> {
+    const chunks = await this.#settle(true);
     const state: StagerState = {
       headerWidth: this.#headerWidth,
       rows: this.#rows,
@@ -495,27 +523,25 @@ export class Stager {
    * chunks), or throws every error. `earlier`: a resumable upload's ids of earlier pieces.
    * @throws DomainError `invalid` (nothing staged), `quota-exceeded`.
    */
-  async finish(
-    meta: Omit<UploadMeta, 'rows' | 'chunks'>,
-    resumed?: { earlier: EarlierIds; firstLine: number; also: RedisCommand[] },
-  ): Promise<StagedUpload> {
+  async finish(meta: Omit<UploadMeta, 'rows' | 'chunks'>, also: RedisCommand[] = []): Promise<StagedUpload> {
     if (!this.#positions) throw invalidFile('The file is empty.', [{ line: 1, column: '', value: '', detail: 'a header row and at least one row are required' }]);
     if (this.#rows === 0) throw invalidFile('The file has a header but no rows.', [{ line: 2, column: '', value: '', detail: 'at least one row is required' }]);
-    const chunks = await this.#settle(resumed?.earlier, resumed?.firstLine);
+    const chunks = await this.#settle(false);
     const errors = this.#errors;
     if (errors.count > 0) {
       throw invalidFile(`${errors.count} problem${errors.count === 1 ? '' : 's'} in the file; nothing was staged.`, errors.list(), errors.count);
     }
     const staged: UploadMeta = { ...meta, rows: this.#rows, chunks: this.#writer.written + chunks.length };
-    await this.#writer.write(chunks, staged, resumed?.also);
+    await this.#writer.write(chunks, staged, also);
     return { meta: staged, preview: this.#preview };
   }
 }
 
 /**
- * Validates and stages one CSV upload sent in one request. Round trips: one lookup per ~8 MiB of
- * ids and dated rows (one for 100,000 rows) and one Redis write per 8 MiB of staged rows (one for
- * 100,000 rows).
+ * Validates and stages one CSV upload sent in one request. Round trips: per window of ~8 MiB of
+ * ids and dated rows (one for 100,000 rows), one lookup and, when another window follows, one to
+ * record its ids (and one per later window to look its ids up among them); one Redis write per
+ * 8 MiB of staged rows (one for 100,000 rows).
  * @throws DomainError `invalid` (file, header or rows; nothing staged), `too-large` (too many rows).
  */
 export async function stageUpload(db: Database, redis: Redis, request: StageRequest): Promise<StagedUpload> {
@@ -524,13 +550,16 @@ export async function stageUpload(db: Database, redis: Redis, request: StageRequ
   const createdAt = new Date();
   const expiresAt = new Date(createdAt.getTime() + settings.ttlSeconds * 1000);
   const writer = new StagedWriter(redis, id, expiresAt, request.quota);
-  const stager = new Stager(db, request, writer);
+  const earlier = earlierIds(redis, id, { expiresAt: expiresAt.getTime(), remembered: 0, firstLine: 0 });
+  const stager = new Stager(db, request, { writer, earlier });
+  const forgetIds: RedisCommand[] = [['DEL', uploadKeys(id).ids]];
   try {
     for await (const batch of request.records) await stager.add(batch);
-    return await stager.finish({ id, type: kind.type, onConflict, status: 'staged', createdAt: createdAt.toISOString(), expiresAt: expiresAt.toISOString() });
+    const meta = { id, type: kind.type, onConflict, status: 'staged' as const, createdAt: createdAt.toISOString(), expiresAt: expiresAt.toISOString() };
+    return await stager.finish(meta, earlier.count > 0 ? forgetIds : []);
   } catch (error) {
     // Best effort: chunks left behind have no status key (the upload never existed) and expire with the TTL.
-    await writer.discard().catch(() => {});
+    await writer.discard(earlier.count > 0 ? forgetIds : []).catch(() => {});
     throw error;
   }
 }

@@ -2,9 +2,11 @@
  * Staged uploads in Redis. Each upload owns these keys, all expiring at the same instant:
  * - `upload:<id>`: its status as JSON ({@link UploadMeta});
  * - `upload:<id>:chunks`: a list of chunks (JSON, see `chunks.ts`), in file order.
+ While its rows are read, an upload has:
+ * - `upload:<id>:ids`: a hash of the ids of the rows settled so far → their line (duplicates
+ *   across windows and pieces, see {@link earlierIds}); none until a second window starts.
  * A resumable upload still receiving its pieces also has (see `resumable.ts`):
  * - `upload:<id>:resume`: what validation carries from one piece to the next;
- * - `upload:<id>:ids`: a hash of the ids of earlier pieces → their line (duplicates across pieces);
  * - `upload:<id>:append`: held while one append runs (a second one is refused); its value is that
  *   append's token, which fences its writes (see {@link runWrite}).
  * Each write is one atomic script, so a list never exists without its expiry, and the status key is
@@ -13,7 +15,7 @@
  */
 import type { Redis } from '../../platform/redis.ts';
 import { DomainError } from '../errors.ts';
-import type { Chunk } from './chunks.ts';
+import type { Chunk, ChunkText } from './chunks.ts';
 import type { UploadType } from './kinds.ts';
 
 export type OnConflict = 'error' | 'update';
@@ -138,6 +140,98 @@ export class AppendLockLost extends Error {
   }
 }
 
+/** Characters of ids per Redis round trip when checking or recording them (under the 10 MB request limit). */
+const ID_BATCH_CHARS = 4 * 1024 * 1024;
+/**
+ * The values the hash KEYS[1] holds for the ids packed in ARGV[1] (`id,` over and over; ids have
+ * no commas), as {position, value, …}: one argument to parse instead of one per id, and only the
+ * ids found travel back. `HMGET` takes ≤ 4,000 at a time: Redis's Lua `unpack` gives at most ~8,000 values.
+ */
+const FIRST_LINES_SCRIPT = `
+local found, ids, n, at = {}, {}, 0, 0
+local function look()
+  local lines = redis.call('HMGET', KEYS[1], unpack(ids, 1, n))
+  for i = 1, n do
+    if lines[i] then
+      found[#found + 1] = at + i
+      found[#found + 1] = lines[i]
+    end
+  end
+  at, n = at + n, 0
+end
+for id in string.gmatch(ARGV[1], '([^,]+),') do
+  n = n + 1
+  ids[n] = id
+  if n == 4000 then look() end
+end
+if n > 0 then look() end
+return found
+`;
+
+/**
+ * The ids an upload has seen in rows it has already settled, for duplicates: a single request
+ * or a resumable piece settles its rows a window at a time (see `stage.ts`), so that memory holds
+ * one window's ids, never a whole file's.
+ */
+export interface EarlierIds {
+  /** Ids recorded so far (none: nothing to look up). */
+  readonly count: number;
+  /** The line each of `ids` first appeared on in rows settled earlier, or `null`. */
+  firstLines(ids: string[]): Promise<(number | null)[]>;
+  /** Records a settled window's ids (id → line) for the windows and pieces that follow. */
+  remember(lines: ReadonlyMap<string, number>): Promise<void>;
+}
+
+/**
+ * An upload's earlier ids, in its Redis hash `upload:<id>:ids` (id → `line/tag`): one round trip
+ * per ~4 MiB of ids. Each append (or single request) tags what it records with a random tag of
+ * its own, because a resumable append that failed before saving its state may have recorded
+ * windows the upload never kept: an id recorded from a line at or after `firstLine` (the first
+ * line this append reads) counts only if this append recorded it. With `lock`, records only while
+ * the append still holds it ({@link AppendLockLost} otherwise).
+ */
+export function earlierIds(redis: Redis, id: string, options: { expiresAt: number; remembered: number; firstLine: number; lock?: AppendLock }): EarlierIds {
+  const { expiresAt, firstLine, lock } = options;
+  const key = uploadKeys(id).ids;
+  const tag = crypto.randomUUID().slice(0, 8);
+  let count = options.remembered;
+  return {
+    get count() {
+      return count;
+    },
+    async firstLines(list) {
+      const lines: (number | null)[] = new Array<number | null>(list.length).fill(null);
+      if (count === 0) return lines;
+      for (let from = 0; from < list.length; ) {
+        let to = from;
+        let packed = '';
+        while (to < list.length && packed.length < ID_BATCH_CHARS) packed += `${list[to++]},`;
+        const found = await redis.eval<[string], (number | string)[]>(FIRST_LINES_SCRIPT, [key], [packed]);
+        for (let i = 0; i < found.length; i += 2) {
+          const [line, recordedBy] = String(found[i + 1]).split('/');
+          if (Number(line) < firstLine || recordedBy === tag) lines[from + Number(found[i]) - 1] = Number(line);
+        }
+        from = to;
+      }
+      return lines;
+    },
+    async remember(lines) {
+      const send = async (packed: string) => {
+        if (!(await runWrite(redis, [['HSETPACKED', key, packed], ['PEXPIREAT', key, expiresAt]], { lock })).written) throw new AppendLockLost();
+      };
+      // Ids have no commas (see idSchema): a batch travels as one packed argument.
+      let packed = '';
+      for (const [item, line] of lines) {
+        packed += `${item},${line}/${tag},`;
+        if (packed.length >= ID_BATCH_CHARS) await send(packed), (packed = '');
+      }
+      if (packed) await send(packed);
+      count += lines.size;
+    },
+  };
+}
+
+
 /**
  * How many staged bytes one client may have in Redis: counted per `subject` over a window as
  * long as an upload lives, so staged data that could still exist is what is bounded.
@@ -182,9 +276,9 @@ export class StagedWriter {
   }
 
   /** Bytes counted against the quota once `chunks` are written too (a resumable upload saves it with them). */
-  countedWith(chunks: readonly Chunk[]): number {
+  countedWith(chunks: readonly ChunkText[]): number {
     if (!this.#quota) return this.#counted;
-    return chunks.reduce((sum, chunk) => sum + JSON.stringify(chunk).length, this.#counted);
+    return chunks.reduce((sum, chunk) => sum + chunk.length, this.#counted);
   }
 
   /** Chunks written so far. */
@@ -197,12 +291,11 @@ export class StagedWriter {
    * @throws DomainError `quota-exceeded` when the chunks would take the client over its quota (nothing written).
    * @throws AppendLockLost when this writer's lock is another append's now (nothing written).
    */
-  async write(chunks: readonly Chunk[], meta?: UploadMeta, also: RedisCommand[] = []): Promise<void> {
+  async write(chunks: readonly ChunkText[], meta?: UploadMeta, also: RedisCommand[] = []): Promise<void> {
     const commands: RedisCommand[] = [];
     if (this.#trim) commands.push(this.#written === 0 ? ['DEL', chunksKey(this.#id)] : ['LTRIM', chunksKey(this.#id), 0, this.#written - 1]);
-    const texts = chunks.map((chunk) => JSON.stringify(chunk));
-    const bytes = texts.reduce((sum, text) => sum + text.length, 0);
-    if (texts.length > 0) commands.push(['RPUSH', chunksKey(this.#id), ...texts], ['PEXPIREAT', chunksKey(this.#id), this.#expiresAt]);
+    const bytes = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    if (chunks.length > 0) commands.push(['RPUSH', chunksKey(this.#id), ...chunks], ['PEXPIREAT', chunksKey(this.#id), this.#expiresAt]);
     if (meta) commands.push(['SET', metaKey(this.#id), JSON.stringify(meta), 'PXAT', this.#expiresAt]);
     if (this.#lock) commands.push(['PEXPIRE', this.#lock.key, this.#lock.ms]);
     const quota = this.#quota !== undefined && bytes > 0 ? { key: quotaKey(this.#quota.subject), bytes, ...this.#quota } : undefined;
