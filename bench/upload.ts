@@ -12,6 +12,9 @@
  * BENCH_PORT and BENCH_INSPECTOR_PORT (default free ones); BENCH_VERBOSE=1 shows wrangler's output;
  * BENCH_LIVE_HEAP_SECONDS=N also takes a heap snapshot every N s for the live heap (times then not comparable);
  * BENCH_HEAP_SNAPSHOT_DIR=dir also writes each of them there (`<ms>-<used MiB>.heapsnapshot`, for DevTools).
+ * BENCH_HEAP_CAP_MIB=N runs the Worker with V8's old generation capped at N MiB
+ * (`--max-old-space-size`, through miniflare's MINIFLARE_WORKERD_V8_FLAGS): V8 collects garbage
+ * as it nears the cap and aborts workerd past it, so a run that completes held less than N MiB live.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -26,6 +29,7 @@ const rowCount = Number(process.env.BENCH_ROWS ?? 100_000);
 const pieceBytes = Number(process.env.BENCH_PIECE_MIB ?? 16) * 1024 * 1024;
 const liveEverySeconds = process.env.BENCH_LIVE_HEAP_SECONDS ? Number(process.env.BENCH_LIVE_HEAP_SECONDS) : undefined;
 const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
+const heapCapMiB = process.env.BENCH_HEAP_CAP_MIB ? Number(process.env.BENCH_HEAP_CAP_MIB) : undefined;
 const TRAINERS = 1_000;
 const SPECIES = ['Pikachu', 'Bulbasaur', 'Charmander', 'Squirtle', 'Mr. Mime', 'Eevee', 'Snorlax', 'Gengar', 'Jigglypuff', 'Meowth'];
 const SPECIES_NUMBERS = [25, 1, 4, 7, 122, 133, 143, 94, 39, 52];
@@ -236,6 +240,9 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
   return [result, (performance.now() - start) / 1000];
 }
 
+/** What a failure means when the heap is capped: workerd aborts (wrangler prints "signal #6") and the request's connection is lost. */
+const capHint = () => (heapCapMiB ? ` (with BENCH_HEAP_CAP_MIB=${heapCapMiB}: a lost connection is workerd aborting, its live heap past the cap)` : '');
+
 const scratch = await createScratchDatabase(serverUrl, 'bench_upload');
 const databaseUrl = scratch.url;
 const inspectorPort = Number(process.env.BENCH_INSPECTOR_PORT ?? (await freePort()));
@@ -246,6 +253,7 @@ const dev = await startDevServer({
   // On a busy machine an 8 MiB round trip can outlast the default 5 s, and a heap snapshot pauses
   // the isolate for seconds: the bench measures throughput, so no round trip times out.
   DEPENDENCY_TIMEOUT_MS: '120000',
+  ...(heapCapMiB ? { MINIFLARE_WORKERD_V8_FLAGS: `--max-old-space-size=${heapCapMiB}` } : {}),
   ...(process.env.BENCH_PORT ? { PORT: process.env.BENCH_PORT } : {}),
 });
 const base = dev.url;
@@ -263,13 +271,13 @@ try {
   const heap = await heapSampler(inspectorPort, liveEverySeconds);
   const cpuBefore = processCpuSeconds(workerd);
   const [{ response: staged, trips: up }, stageSeconds] = await timed(() => uploadInPieces(base, authorization(dev), bytes));
-  if (staged.status !== 201) throw new Error(`stage failed: ${await staged.text()}`);
+  if (staged.status !== 201) throw new Error(`stage failed: ${await staged.text()}${capHint()}`);
   const { id } = (await staged.json()) as { id: string };
   const stageHeap = heap.mark();
   const cpuStaged = processCpuSeconds(workerd);
   const commitStart = Date.now();
   const [committed, commitSeconds] = await timed(() => fetch(`${base}/uploads/${id}/commit`, { method: 'POST', headers: authorization(dev) }));
-  if (committed.status !== 200) throw new Error(`commit failed: ${await committed.text()}`);
+  if (committed.status !== 200) throw new Error(`commit failed: ${await committed.text()}${capHint()}`);
   // committedAt is the commit statement's transaction start (now()): before it, the parts were being sent.
   const { committedAt } = (await committed.json()) as { committedAt: string };
   const partsSeconds = (Date.parse(committedAt) - commitStart) / 1000;
@@ -314,6 +322,7 @@ try {
   }
   console.log(`workerd CPU ${(cpuCommitted - cpuBefore).toFixed(2)} s during upload+commit (the whole process: isolate, GC, I/O)`);
   console.log(`workerd RSS: ${before.now.toFixed(0)} MiB before, peak ${after.peak.toFixed(0)} MiB during (+${(after.peak - before.now).toFixed(0)} MiB)`);
+  if (heapCapMiB) console.log(`isolate heap cap: V8 old generation capped at ${heapCapMiB} MiB (--max-old-space-size): never exceeded`);
   console.log(`COPY    ${copySeconds.toFixed(2)} s   (psql \\copy, start-up included)`);
   console.log(`upload+commit/COPY = ${(total / copySeconds).toFixed(2)}`);
 } finally {

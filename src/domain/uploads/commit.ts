@@ -196,8 +196,11 @@ function commitOnce(db: Database, meta: UploadMeta, source: RowSource): Promise<
  */
 async function sendParts(db: Database, redis: Redis, meta: UploadMeta, first: Chunk[]): Promise<RowSource> {
   const width = INPUT_COLUMNS[meta.type].length;
+  let read: Chunk[] | undefined = first;
   for (let part = 0, from = 0; from < meta.chunks; part += 1, from += CHUNKS_PER_PART) {
-    const chunks = part === 0 ? first : await readChunks(redis, meta.id, from, CHUNKS_PER_PART);
+    const chunks = read ?? (await readChunks(redis, meta.id, from, CHUNKS_PER_PART));
+    // Forgotten once sent: the first part is not held while the others are.
+    read = undefined;
     if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks - from)) throw expired(meta.id);
     const columns = joinChunks(chunks, width).map((literal) => sql`${literal}`);
     await db.execute(sql`
