@@ -454,15 +454,17 @@ export class Stager {
       const values = this.#checkRow(record);
       if (values) this.#track(record, values);
     }
-    if (this.#references.full) await this.#settleWindow(true);
+    const windowFull = this.#references.full;
     if (this.#errors.count > 0) {
       // Nothing will be staged: stop building chunks, keep checking.
       this.#builder = undefined;
       this.#pending = [];
     } else if (this.#builder) {
       this.#pending.push(...this.#builder.take());
-      if (this.#pending.length >= CHUNKS_PER_PART) await this.#writer.write(this.#pending.splice(0));
+      // A write's worth, or whatever is pending before a window's lookups: memory never holds both.
+      if (this.#pending.length >= CHUNKS_PER_PART || (windowFull && this.#pending.length > 0)) await this.#writer.write(this.#pending.splice(0));
     }
+    if (windowFull) await this.#settleWindow(true);
   }
 
   /**
