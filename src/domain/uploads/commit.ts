@@ -194,20 +194,24 @@ function commitOnce(db: Database, meta: UploadMeta, source: RowSource): Promise<
  * Sends an upload too large for one request to `upload_parts`, a part (one round trip to each
  * service) at a time: one part in memory at once (reading the next one ahead would hold two).
  */
-async function sendParts(db: Database, redis: Redis, meta: UploadMeta, first: Chunk[]): Promise<RowSource> {
+async function sendParts(db: Database, redis: Redis, meta: UploadMeta, first: { chunks: Chunk[] }): Promise<RowSource> {
   const width = INPUT_COLUMNS[meta.type].length;
-  let read: Chunk[] | undefined = first;
   for (let part = 0, from = 0; from < meta.chunks; part += 1, from += CHUNKS_PER_PART) {
-    const chunks = read ?? (await readChunks(redis, meta.id, from, CHUNKS_PER_PART));
-    // Forgotten once sent: the first part is not held while the others are.
-    read = undefined;
-    if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks - from)) throw expired(meta.id);
-    const columns = joinChunks(chunks, width).map((literal) => sql`${literal}`);
+    // Only a part's column literals are held while it is sent: its chunks are dropped once joined (the first part's too: `first` is emptied).
+    const literals = partLiterals(part === 0 ? first.chunks : await readChunks(redis, meta.id, from, CHUNKS_PER_PART), Math.min(CHUNKS_PER_PART, meta.chunks - from), meta.id, width);
+    first.chunks = [];
+    const columns = literals.map((literal) => sql`${literal}`);
     await db.execute(sql`
       INSERT INTO ${uploadParts} (upload_id, part, columns) VALUES (${meta.id}, ${part}, ARRAY[${sql.join(columns, sql`, `)}]::text[])
       ON CONFLICT (upload_id, part) DO UPDATE SET columns = excluded.columns, created_at = now()`);
   }
   return { parts: true };
+}
+
+/** A part's column literals from its `expected` chunks; `not-found` when Redis has fewer (the upload expired meanwhile). */
+function partLiterals(chunks: Chunk[], expected: number, id: string, width: number): string[] {
+  if (chunks.length !== expected) throw expired(id);
+  return joinChunks(chunks, width);
 }
 
 /**
@@ -243,7 +247,8 @@ function fromJson({ inserted, updated, committed_at }: RecordedJson): Recorded {
  * @throws DomainError `not-found` (unknown or expired), `conflict` (rows the database refuses: nothing written, still staged).
  */
 export async function commitUpload(bulk: BulkDatabase, redis: Redis, id: string): Promise<UploadStatus> {
-  const { meta, chunks } = await readMetaAndChunks(redis, id, CHUNKS_PER_PART);
+  const staged = await readMetaAndChunks(redis, id, CHUNKS_PER_PART);
+  const { meta } = staged;
   // Redis forgot the upload (expired, evicted, lost): the database still knows whether it was committed.
   if (!meta) {
     const recorded = await recordedUpload(bulk.primary, id);
@@ -257,9 +262,9 @@ export async function commitUpload(bulk: BulkDatabase, redis: Redis, id: string)
     });
   }
   const db = bulk.forBytes(meta.chunks * CHUNK_BYTES);
-  if (chunks.length !== Math.min(CHUNKS_PER_PART, meta.chunks)) throw expired(id);
+  const width = INPUT_COLUMNS[meta.type].length;
   const source =
-    meta.chunks <= CHUNKS_PER_PART ? { params: joinChunks(chunks, INPUT_COLUMNS[meta.type].length) } : await sendParts(db, redis, meta, chunks);
+    meta.chunks <= CHUNKS_PER_PART ? { params: partLiterals(staged.chunks, meta.chunks, id, width) } : await sendParts(db, redis, meta, staged);
   const row = await commitOnce(db, meta, source);
   if (!row.done && !row.claimed && row.conflict_count > 0) {
     throw new DomainError(
