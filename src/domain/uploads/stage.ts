@@ -4,8 +4,8 @@
  * queries); any error answers 422 listing them all and leaves nothing staged, otherwise the
  * rows are staged in Redis with the upload's TTL.
  *
- * The body is streamed: memory holds the ids seen (for duplicates) and at most one Redis
- * write's worth of chunks. Small uploads are staged in one round trip at the end; large ones
+ * The body is streamed: memory holds one window's ids and references (see {@link Stager}) and
+ * at most one Redis write's worth of chunks. Small uploads are staged in one round trip at the end; large ones
  * start writing chunks while still reading, as long as no error has been found, and take them
  * back if one is found later.
  */
@@ -230,7 +230,7 @@ class References {
     this.#pendingChars += id.length + owner.length + date.length + 3;
   }
 
-  /** True once enough is queued for a lookup of its own. */
+  /** True once the window is full: enough is queued for a lookup of its own. */
   get full(): boolean {
     return this.#pendingChars >= WINDOW_CHARS;
   }
