@@ -426,6 +426,18 @@ describe('CSV uploads: files of more than one window of ids', () => {
     ]);
   });
 
+  it('fills windows with ids alone too (onConflict=update, every row invalid): the ids go to Redis and are taken back', { timeout: 120_000 }, async () => {
+    const prefix = uniqueId('idsonly');
+    // 67 characters of ids per row and nothing else to look up: 130,000 rows are two windows.
+    const body = Array.from({ length: 130_000 }, (_, i) => `${longId(prefix, i)},A,B,not-a-date`);
+    const response = await upload('type=trainer&onConflict=update', [TRAINER_HEADER, ...body].join('\n'));
+    const problem = await expectProblem(response, 422);
+    expect(problem.errorCount).toBe(130_000);
+    // The first window's ids recorded (~10 MB packed: three ~4 MiB batches), the second's looked up
+    // among them, the record deleted with the upload; no database lookup (nothing valid to look up).
+    expect(roundTrips(response)).toEqual(expectedTrips({ redis: 5 }));
+  });
+
   it('stages them with a lookup per window, and keeps none of their ids once staged', { timeout: 120_000 }, async () => {
     const prefix = uniqueId('windows');
     const owners = await longTrainers(prefix);

@@ -263,8 +263,14 @@ export async function commitUpload(bulk: BulkDatabase, redis: Redis, id: string)
   }
   const db = bulk.forBytes(meta.chunks * CHUNK_BYTES);
   const width = INPUT_COLUMNS[meta.type].length;
-  const source =
-    meta.chunks <= CHUNKS_PER_PART ? { params: partLiterals(staged.chunks, meta.chunks, id, width) } : await sendParts(db, redis, meta, staged);
+  let source: RowSource;
+  if (meta.chunks <= CHUNKS_PER_PART) {
+    source = { params: partLiterals(staged.chunks, meta.chunks, id, width) };
+    // The literals are what the statement sends: the chunks they were joined from are not held while it runs.
+    staged.chunks = [];
+  } else {
+    source = await sendParts(db, redis, meta, staged);
+  }
   const row = await commitOnce(db, meta, source);
   if (!row.done && !row.claimed && row.conflict_count > 0) {
     throw new DomainError(

@@ -104,7 +104,7 @@ export type AppendResult = { complete: false; meta: UploadMeta } | { complete: t
 
 /**
  * Appends one piece. Round trips: one to take the lock and read the state, the staging ones of
- * the rows (as for a single request), the id checks of later pieces, one to save the state.
+ * the rows (as for a single request), per window the id checks and records (see `Stager`), one to save the state.
  * @throws DomainError `not-found`; `conflict` (`uploadOffset`: the offset is not the upload's,
  *   another append is running, the upload is complete, or this append stalled past its lock and
  *   wrote nothing); `too-large` with `maxPieceBytes` (the

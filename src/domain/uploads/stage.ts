@@ -29,6 +29,8 @@ const PREVIEW_ROWS = 10;
  * the 10 MiB request limit; 100,000 rows: one window), and all of the rows' ids memory holds.
  */
 const WINDOW_CHARS = 8 * 1024 * 1024;
+/** Rows per window at most: each row holds some memory (its id's entry, its owner's and species' lines) however short its cells. */
+const WINDOW_ROWS = 200_000;
 
 /** Characters of a value a 422 echoes; longer ones are cut and end with "…" (a 5 MB cell is not sent back). */
 export const MAX_ECHOED_CHARS = 100;
@@ -157,8 +159,8 @@ function cellChecks(kind: UploadKind): ((cell: string) => CellResult)[] {
 }
 
 /**
- * Lines of every id and reference in the file, and what the database said about them.
- * Lookups run in batches while reading (one at the end for most files).
+ * Lines of every id and reference of one window, and what the database said about them (one
+ * lookup, when the window settles).
  */
 class References {
   readonly idLines = new Map<string, number>();
@@ -192,6 +194,7 @@ class References {
     const kept = detach(id);
     this.idLines.set(kept, line);
     if (this.checkIds) this.#queue(this.#pending.ids, kept);
+    else this.#pendingChars += kept.length + 3;
     return { kept };
   }
 
@@ -254,7 +257,7 @@ class References {
     if (missing.length > 0) this.#speciesSuggestions = await missingSpecies(db, missing);
   }
 
-  /** The errors the lookups found, for every line concerned; `repeated` ids (first seen in an earlier piece) are not checked again. */
+  /** The errors the lookups found, for every line concerned; `repeated` ids (first seen in an earlier window or piece) are not checked again. */
   report(errors: ErrorList, columnOrder: (name: string) => number, repeated: ReadonlySet<string>): void {
     for (const id of this.#existingIds) {
       if (repeated.has(id)) continue;
@@ -324,7 +327,8 @@ export interface StagerStore {
  * Validates rows as they arrive and stages them: the whole of a single-request upload, or one
  * piece of a resumable upload at a time ({@link pause} and a later {@link Stager.restore}).
  *
- * Rows are settled a window at a time ({@link WINDOW_CHARS} of ids and references): one lookup
+ * Rows are settled a window at a time ({@link WINDOW_CHARS} of ids and references, at most
+ * {@link WINDOW_ROWS} rows): one lookup
  * of the window's ids and references in the database, one of its ids among those of earlier
  * windows and pieces, then the window's ids are recorded and it is forgotten. Memory holds one
  * window's ids whatever the size of the file or piece.
@@ -349,6 +353,8 @@ export class Stager {
   #positions: number[] | undefined;
   #headerWidth = 0;
   #rows = 0;
+  /** Rows read since the window started. */
+  #windowRows = 0;
 
   constructor(db: Database, request: Pick<StageRequest, 'kind' | 'onConflict' | 'settings'>, store: StagerStore) {
     const { kind, onConflict } = request;
@@ -448,13 +454,14 @@ export class Stager {
         continue;
       }
       this.#rows += 1;
+      this.#windowRows += 1;
       if (this.#rows > this.#maxRows) {
         throw new DomainError('too-large', `The file has more than ${this.#maxRows} rows; split it into several uploads.`, { maxRows: this.#maxRows });
       }
       const values = this.#checkRow(record);
       if (values) this.#track(record, values);
     }
-    const windowFull = this.#references.full;
+    const windowFull = this.#references.full || this.#windowRows >= WINDOW_ROWS;
     if (this.#errors.count > 0) {
       // Nothing will be staged: stop building chunks, keep checking.
       this.#builder = undefined;
@@ -493,6 +500,7 @@ export class Stager {
     this.#preview.push(...this.#previewValues.map((values) => this.#kind.preview(values, references.speciesNames)));
     this.#previewValues = [];
     this.#references = new References(this.#onConflict === 'error');
+    this.#windowRows = 0;
   }
 
   /** Settles the last window and returns the chunks still to write (none once there is an error). */
@@ -522,7 +530,7 @@ export class Stager {
 
   /**
    * The file has ended: settles it and stages the rest with `meta` (from the rows' count and
-   * chunks), or throws every error. `earlier`: a resumable upload's ids of earlier pieces.
+   * chunks) and `also` in the same write, or throws every error.
    * @throws DomainError `invalid` (nothing staged), `quota-exceeded`.
    */
   async finish(meta: Omit<UploadMeta, 'rows' | 'chunks'>, also: RedisCommand[] = []): Promise<StagedUpload> {
@@ -558,10 +566,10 @@ export async function stageUpload(db: Database, redis: Redis, request: StageRequ
   try {
     for await (const batch of request.records) await stager.add(batch);
     const meta = { id, type: kind.type, onConflict, status: 'staged' as const, createdAt: createdAt.toISOString(), expiresAt: expiresAt.toISOString() };
-    return await stager.finish(meta, earlier.count > 0 ? forgetIds : []);
+    return await stager.finish(meta, earlier.touched ? forgetIds : []);
   } catch (error) {
     // Best effort: chunks left behind have no status key (the upload never existed) and expire with the TTL.
-    await writer.discard(earlier.count > 0 ? forgetIds : []).catch(() => {});
+    await writer.discard(earlier.touched ? forgetIds : []).catch(() => {});
     throw error;
   }
 }

@@ -2,9 +2,9 @@
  * Staged uploads in Redis. Each upload owns these keys, all expiring at the same instant:
  * - `upload:<id>`: its status as JSON ({@link UploadMeta});
  * - `upload:<id>:chunks`: a list of chunks (JSON, see `chunks.ts`), in file order.
- While its rows are read, an upload has:
- * - `upload:<id>:ids`: a hash of the ids of the rows settled so far → their line (duplicates
- *   across windows and pieces, see {@link earlierIds}); none until a second window starts.
+ * While its rows are read, an upload has:
+ * - `upload:<id>:ids`: a hash of the ids of the rows settled so far → their line and tag (duplicates
+ *   across windows and pieces, see {@link earlierIds}); none until a window fills.
  * A resumable upload still receiving its pieces also has (see `resumable.ts`):
  * - `upload:<id>:resume`: what validation carries from one piece to the next;
  * - `upload:<id>:append`: held while one append runs (a second one is refused); its value is that
@@ -176,6 +176,8 @@ return found
 export interface EarlierIds {
   /** Ids recorded so far (none: nothing to look up). */
   readonly count: number;
+  /** True once a record was sent: the hash may exist even if that write failed or its answer was lost. */
+  readonly touched: boolean;
   /** The line each of `ids` first appeared on in rows settled earlier, or `null`. */
   firstLines(ids: string[]): Promise<(number | null)[]>;
   /** Records a settled window's ids (id → line) for the windows and pieces that follow. */
@@ -195,9 +197,13 @@ export function earlierIds(redis: Redis, id: string, options: { expiresAt: numbe
   const key = uploadKeys(id).ids;
   const tag = crypto.randomUUID().slice(0, 8);
   let count = options.remembered;
+  let touched = false;
   return {
     get count() {
       return count;
+    },
+    get touched() {
+      return touched;
     },
     async firstLines(list) {
       const lines: (number | null)[] = new Array<number | null>(list.length).fill(null);
@@ -216,8 +222,11 @@ export function earlierIds(redis: Redis, id: string, options: { expiresAt: numbe
       return lines;
     },
     async remember(lines) {
+      // A window may write no chunk (once there are errors): recording its ids extends the lock too.
+      const extend: RedisCommand[] = lock ? [['PEXPIRE', lock.key, lock.ms]] : [];
       const send = async (packed: string) => {
-        if (!(await runWrite(redis, [['HSETPACKED', key, packed], ['PEXPIREAT', key, expiresAt]], { lock })).written) throw new AppendLockLost();
+        touched = true;
+        if (!(await runWrite(redis, [['HSETPACKED', key, packed], ['PEXPIREAT', key, expiresAt], ...extend], { lock })).written) throw new AppendLockLost();
       };
       // Ids have no commas (see idSchema): a batch travels as one packed argument.
       let packed = '';
