@@ -549,9 +549,10 @@ export class Stager {
 
 /**
  * Validates and stages one CSV upload sent in one request. Round trips: per window of ~8 MiB of
- * ids and dated rows (one for 100,000 rows), one lookup and, when another window follows, one to
- * record its ids (and one per later window to look its ids up among them); one Redis write per
- * 8 MiB of staged rows (one for 100,000 rows).
+ * ids and dated rows, at most 200,000 rows (one for 100,000 rows), one lookup and, when another
+ * window follows, one per ~4 MiB of ids to record them (and, per later window, one to look its
+ * ids up among them); one Redis write per 8 MiB of staged rows (one for 100,000 rows), plus one
+ * of what is pending when a window fills.
  * @throws DomainError `invalid` (file, header or rows; nothing staged), `too-large` (too many rows).
  */
 export async function stageUpload(db: Database, redis: Redis, request: StageRequest): Promise<StagedUpload> {

@@ -240,7 +240,6 @@ export function earlierIds(redis: Redis, id: string, options: { expiresAt: numbe
   };
 }
 
-
 /**
  * How many staged bytes one client may have in Redis: counted per `subject` over a window as
  * long as an upload lives, so staged data that could still exist is what is bounded.
